@@ -1,0 +1,131 @@
+"""The consumer loop every worker runs: auto-commit off, offsets committed only after the effect is
+durable, poison events dead-lettered with their reason, transient failures retried from the same
+offset, and a clean stop on SIGTERM (finish the event in hand, commit, close)."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable
+
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from vitawin_common import correlation, metrics
+from vitawin_common.contracts import ContractViolation, Contracts
+from vitawin_common.events import Event, UndecodableEvent, from_record
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Event], None]
+
+
+class PoisonEvent(Exception):
+    """Raised by a handler for an event that can never succeed: it goes to the dead-letter topic."""
+
+
+class TooManyDeadLetters(RuntimeError):
+    """Stops the worker, so that a bad deploy cannot silently dead-letter a whole stream."""
+
+
+class ConsumerLoop:
+    def __init__(self, *, service: str, consumer, producer, contracts: Contracts,
+                 handlers: dict[str, Handler], dead_letter_channel: str, group_id: str,
+                 dead_letter_limit: int = 1000):
+        self.service = service
+        self.consumer = consumer
+        self.producer = producer
+        self.contracts = contracts
+        self.handlers = handlers
+        self.dead_letter_topic = contracts.topic(dead_letter_channel)
+        self.group_id = group_id
+        self.dead_letter_limit = dead_letter_limit
+        self.dead_lettered = 0
+
+    # One record: decode, check the contract, apply. Returns the outcome for metrics and tests.
+    def handle_record(self, record) -> str:
+        try:
+            event = from_record(record.key, record.value, record.headers)
+        except UndecodableEvent as exc:
+            self.dead_letter(record, str(exc))
+            return "dead_lettered"
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            metrics.EVENTS_HANDLED.labels(self.service, event.type, "ignored").inc()
+            return "ignored"  # another consumer's event, or a newer version we do not read yet
+        try:
+            self.contracts.validate(event.type, event.data)
+        except ContractViolation as exc:
+            self.dead_letter(record, str(exc), event.type)
+            return "dead_lettered"
+        token = correlation.set(event.correlation_id)
+        try:
+            handler(event)
+        except PoisonEvent as exc:
+            self.dead_letter(record, str(exc), event.type)
+            return "dead_lettered"
+        finally:
+            correlation.reset(token)
+        metrics.EVENTS_HANDLED.labels(self.service, event.type, "applied").inc()
+        return "applied"
+
+    def dead_letter(self, record, reason: str, event_type: str = "unknown") -> None:
+        headers = [(k, v) for k, v in (record.headers or []) if not k.startswith("dlq_")]
+        headers += [("dlq_reason", reason[:1000].encode()), ("dlq_topic", record.topic.encode()),
+                    ("dlq_partition", str(record.partition).encode()),
+                    ("dlq_offset", str(record.offset).encode()), ("dlq_group", self.group_id.encode())]
+        # Synchronous: the dead letter must be durable before the offset is committed.
+        self.producer.send(self.dead_letter_topic, key=record.key, value=record.value,
+                           headers=headers).get(timeout=10)
+        self.dead_lettered += 1
+        kind = reason.split(":", 1)[0][:60]
+        metrics.EVENTS_DEAD_LETTERED.labels(self.service, record.topic, kind).inc()
+        metrics.EVENTS_HANDLED.labels(self.service, event_type, "dead_lettered").inc()
+        log.warning("event dead-lettered", extra={"topic": record.topic, "partition": record.partition,
+                                                  "offset": record.offset, "event_type": event_type})
+        if self.dead_letter_limit and self.dead_lettered > self.dead_letter_limit:
+            raise TooManyDeadLetters(f"{self.dead_lettered} events dead-lettered; stopping")
+
+    def _commit(self, done: dict[TopicPartition, int]) -> None:
+        if done:
+            self.consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in done.items()})
+            done.clear()
+
+    def _report_lag(self) -> None:
+        for tp in self.consumer.assignment():
+            high = self.consumer.highwater(tp)
+            if high is not None:
+                lag = max(high - self.consumer.position(tp), 0)
+                metrics.CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(lag)
+
+    def run(self, stop: threading.Event) -> None:
+        failures = 0
+        done: dict[TopicPartition, int] = {}
+        try:
+            while not stop.is_set():
+                batches = self.consumer.poll(timeout_ms=500)
+                for tp, records in batches.items():
+                    for record in records:
+                        if stop.is_set():
+                            break
+                        try:
+                            self.handle_record(record)
+                        except TooManyDeadLetters:
+                            raise
+                        except Exception:
+                            failures += 1
+                            log.exception("event handling failed; retrying from the same offset",
+                                          extra={"topic": tp.topic, "partition": tp.partition,
+                                                 "offset": record.offset})
+                            self.consumer.seek(tp, record.offset)
+                            self._commit(done)
+                            stop.wait(min(0.5 * 2 ** min(failures, 6), 30))
+                            break
+                        failures = 0
+                        done[tp] = record.offset + 1
+                    self._commit(done)
+                self._report_lag()
+        finally:
+            try:
+                self._commit(done)
+            finally:
+                self.consumer.close(autocommit=False)

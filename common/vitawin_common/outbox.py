@@ -1,0 +1,103 @@
+"""Transactional outbox. A service writes its document and the event in one MongoDB transaction;
+the relay publishes pending entries in order and marks them sent. A crash between write and
+publish loses nothing; a crash between publish and mark publishes again, with the same CloudEvent
+id, which consumers drop (they are idempotent)."""
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from bson import ObjectId
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from vitawin_common import metrics
+from vitawin_common.contracts import Contracts
+from vitawin_common.events import Event, to_record
+
+log = logging.getLogger(__name__)
+
+
+class Outbox:
+    def __init__(self, db: Database, contracts: Contracts):
+        self.entries = db["outbox"]
+        self.contracts = contracts
+
+    def ensure_indexes(self) -> None:
+        self.entries.create_index([("sent_at", ASCENDING), ("seq", ASCENDING)])
+
+    def add(self, event: Event, channel: str, session=None) -> None:
+        """Record `event` for publication on `channel`, inside the caller's transaction. The data
+        is checked against its contract here, so an invalid event never reaches the bus."""
+        self.contracts.validate(event.type, event.data)
+        self.entries.insert_one(
+            {"_id": event.id, "seq": ObjectId(), "topic": self.contracts.topic(channel),
+             "event": event.to_document(), "sent_at": None},
+            session=session,
+        )
+
+    def pending_count(self) -> int:
+        return self.entries.count_documents({"sent_at": None})
+
+
+class OutboxRelay:
+    """Publishes the outbox. Only the holder of a lease relays, so scaled workers keep the order."""
+
+    def __init__(self, db: Database, producer, service: str, lease_seconds: float = 10.0,
+                 batch_size: int = 500):
+        self.entries = db["outbox"]
+        self.leases = db["outbox_lease"]
+        self.producer = producer
+        self.service = service
+        self.owner = f"{service}-{uuid.uuid4().hex[:8]}"
+        self.lease = timedelta(seconds=lease_seconds)
+        self.batch_size = batch_size
+
+    def _hold_lease(self) -> bool:
+        now = datetime.now(timezone.utc)
+        try:
+            doc = self.leases.find_one_and_update(
+                {"_id": "relay", "$or": [{"owner": self.owner}, {"expires_at": {"$lt": now}}]},
+                {"$set": {"owner": self.owner, "expires_at": now + self.lease}},
+                upsert=True, return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            return False  # another relay holds a live lease
+        return doc is not None and doc["owner"] == self.owner
+
+    def release(self) -> None:
+        self.leases.delete_one({"_id": "relay", "owner": self.owner})
+
+    def relay_once(self) -> int:
+        """Publish one batch; return how many entries were published."""
+        if not self._hold_lease():
+            return 0
+        batch = list(self.entries.find({"sent_at": None}).sort("seq", ASCENDING).limit(self.batch_size))
+        if not batch:
+            metrics.OUTBOX_BACKLOG.labels(self.service).set(0)
+            return 0
+        futures = []
+        for entry in batch:
+            key, value, headers = to_record(Event.from_document(entry["event"]))
+            futures.append(self.producer.send(entry["topic"], key=key, value=value, headers=headers))
+        self.producer.flush()
+        for future, entry in zip(futures, batch):
+            future.get(timeout=10)  # raises if the broker refused it: the entry stays pending
+            metrics.EVENTS_PUBLISHED.labels(self.service, entry["topic"]).inc()
+        self.entries.update_many({"_id": {"$in": [e["_id"] for e in batch]}},
+                                 {"$set": {"sent_at": datetime.now(timezone.utc)}})
+        metrics.OUTBOX_BACKLOG.labels(self.service).set(self.entries.count_documents({"sent_at": None}))
+        return len(batch)
+
+    def run(self, stop: threading.Event, idle_interval: float = 0.1) -> None:
+        while not stop.is_set():
+            try:
+                if self.relay_once() == 0:
+                    stop.wait(idle_interval)
+            except Exception:
+                log.exception("outbox relay failed; retrying")
+                stop.wait(1.0)
+        self.release()

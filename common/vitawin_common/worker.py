@@ -1,0 +1,75 @@
+"""Runs a service's worker process: the consumer loop in the main thread, the outbox relay in a
+thread, /metrics /healthz /readyz on a small HTTP server, and a clean stop on SIGTERM or Ctrl-C."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from typing import Callable
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+from vitawin_common import metrics
+
+log = logging.getLogger(__name__)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args):  # scrapes every few seconds would flood the logs
+        pass
+
+
+def _health_app(ready: Callable[[], bool]):
+    def app(environ, start_response):
+        path = environ.get("PATH_INFO", "/")
+        if path == "/metrics":
+            body, content_type = metrics.exposition()
+            start_response("200 OK", [("Content-Type", content_type)])
+            return [body]
+        if path == "/healthz":
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [b'{"status": "ok"}']
+        if path == "/readyz":
+            ok = ready()
+            start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "application/json")])
+            return [b'{"status": "ready"}' if ok else b'{"status": "not ready"}']
+        start_response("404 Not Found", [("Content-Type", "application/json")])
+        return [b'{"message": "Introuvable."}']
+    return app
+
+
+def serve_health(port: int, ready: Callable[[], bool]):
+    server = make_server("127.0.0.1", port, _health_app(ready), handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
+    return server
+
+
+def run(*, consume: Callable[[threading.Event], None] | None,
+        background: list[Callable[[threading.Event], None]] = (),
+        ready: Callable[[], bool] = lambda: True) -> None:
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        log.info("stopping on signal %s", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    port = int(os.environ.get("METRICS_PORT", "0"))
+    server = serve_health(port, ready) if port else None
+    threads = [threading.Thread(target=task, args=(stop,), name=getattr(task, "__name__", "task"))
+               for task in background]
+    for thread in threads:
+        thread.start()
+    try:
+        if consume is not None:
+            consume(stop)
+        else:
+            stop.wait()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=15)
+        if server:
+            server.shutdown()
+        log.info("worker stopped")
