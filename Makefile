@@ -1,0 +1,36 @@
+# Two commands: `make run` and `make test`. Both install into ./.venv first.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check
+PACKAGES := common $(sort $(dir $(wildcard services/*/pyproject.toml)))
+
+.PHONY: install run test down lint-imports clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements.lock common/pyproject.toml $(wildcard services/*/pyproject.toml)
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(PIP) -r requirements.txt -c requirements.lock
+	$(PIP) --no-deps $(addprefix -e ,$(PACKAGES))
+	touch $@
+
+# Starts Kafka (Tansu), MongoDB (SecantusDB), the SMTP sink, every service and the gateway,
+# loads the demo data and prints the URL. Ctrl-C stops everything it started.
+run: install
+	$(BIN)/python deploy/local/stack.py up
+
+# Starts what the tests need (tests/conftest.py), runs them all, stops everything.
+test: install
+	$(BIN)/python -m pytest
+
+# Stops a stack left running by `make run` (by the PIDs in var/run).
+down:
+	$(BIN)/python deploy/local/stack.py down
+
+lint-imports: install
+	$(BIN)/lint-imports --config .importlinter
+
+clean:
+	rm -rf $(VENV) var

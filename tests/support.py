@@ -1,0 +1,64 @@
+"""Helpers for tests on the real stack: read topics, read the mail sink, poll until true."""
+from __future__ import annotations
+
+import mailbox
+import time
+import uuid
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+from kafka import KafkaConsumer, TopicPartition
+
+
+def eventually(check, timeout: float = 30.0, interval: float = 0.2, message: str = "condition"):
+    """Poll `check` until it returns a truthy value; return that value."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"{message} not met within {timeout}s (last: {last!r})")
+
+
+def read_topic(bootstrap: str, topic: str, stop=lambda records: False, timeout: float = 30.0) -> list:
+    """Every record of `topic` from the beginning (no consumer group: assigned partitions), until
+    `stop(records)` is true or `timeout` passes."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             auto_offset_reset="earliest", group_id=None)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(assigned)
+        consumer.seek_to_beginning(*assigned)
+        records: list = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=300).values():
+                records.extend(batch)
+            if stop(records):
+                break
+        return records
+    finally:
+        consumer.close()
+
+
+def headers(record) -> dict[str, str]:
+    return {key: value.decode() for key, value in (record.headers or [])}
+
+
+def mails(maildir: Path) -> list:
+    """Every message the SMTP sink has stored, parsed."""
+    box = mailbox.Maildir(str(maildir), factory=None, create=False)
+    parser = BytesParser(policy=policy.default)
+    return [parser.parsebytes(box.get_bytes(key)) for key in box.keys()]
+
+
+def mails_to(maildir: Path, address: str) -> list:
+    return [m for m in mails(maildir) if address in str(m["To"])]
+
+
+def unique_email(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@tests.vitawin.test"
