@@ -47,7 +47,7 @@ class Contracts:
     def validate(self, event_type: str, data) -> None:
         errors = sorted(self.validator(event_type).iter_errors(data), key=lambda e: list(e.path))
         if errors:
-            reasons = "; ".join(f"{'/'.join(map(str, e.path)) or '(root)'}: {e.message}" for e in errors)
+            reasons = "; ".join(_reason(e) for e in errors)
             raise ContractViolation(f"{event_type}: {reasons}")
 
     @property
@@ -62,6 +62,15 @@ class Contracts:
 
     def topic(self, channel: str) -> str:
         return self.channels()[channel].address
+
+
+def _reason(error) -> str:
+    """Name the field and the rule it breaks, never the value: reasons end up in dead-letter
+    headers and logs, and a value may be personal data."""
+    path = "/".join(map(str, error.path)) or "(root)"
+    if error.validator == "required":
+        return f"{path}: {error.message}"  # quotes the missing field's name only
+    return f"{path}: breaks {error.validator}={error.validator_value!r}"
 
 
 @lru_cache(maxsize=None)

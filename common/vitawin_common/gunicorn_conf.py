@@ -9,6 +9,9 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = 30
 graceful_timeout = 10
 accesslog = None  # the app logs requests as JSON with the correlation id
+# gunicorn 27 opens one control socket per host user by default: several APIs on one machine
+# would share it. Nothing here uses it.
+control_socket_disable = True
 
 
 def on_starting(server):

@@ -39,7 +39,9 @@ def _health_app(ready: Callable[[], bool]):
 
 
 def serve_health(port: int, ready: Callable[[], bool]):
-    server = make_server("127.0.0.1", port, _health_app(ready), handler_class=_QuietHandler)
+    # 127.0.0.1 unless told otherwise (a container sets METRICS_HOST=0.0.0.0 for Prometheus).
+    host = os.environ.get("METRICS_HOST", "127.0.0.1")
+    server = make_server(host, port, _health_app(ready), handler_class=_QuietHandler)
     threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
     return server
 

@@ -72,7 +72,7 @@ class Stack:
         return self.run_dir / f"{name}.pid"
 
     def start(self, name: str) -> subprocess.Popen:
-        for folder in (self.run_dir, self.log_dir, self.maildir):
+        for folder in (self.run_dir, self.log_dir):  # the mail sink makes its own Maildir
             folder.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")
         proc = subprocess.Popen(["/bin/sh", "-c", self.commands[name]], cwd=ROOT, env=self.env,

@@ -154,3 +154,11 @@ def test_flask_errors_are_french_json_with_the_correlation_id():
     assert response.headers["X-Correlation-ID"] == "c-42"
     fresh = app.test_client().get("/healthz", headers={"X-Correlation-ID": "bad id with spaces"})
     assert fresh.headers["X-Correlation-ID"] != "bad id with spaces"
+
+
+def test_contract_reasons_never_quote_the_offending_value():
+    with pytest.raises(ContractViolation) as caught:
+        CONTRACTS.validate("fr.vitawin.volunteer.registered.v1",
+                           {**VOLUNTEER["data"], "contact_email": 3, "organisation_name": "Élise Dupont" * 30})
+    assert "contact_email" in str(caught.value) and "organisation_name" in str(caught.value)
+    assert "Élise" not in str(caught.value)
