@@ -1,0 +1,1 @@
+"""Vitawin requests service: what schools and pupils of the territory ask for."""
