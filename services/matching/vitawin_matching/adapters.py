@@ -1,0 +1,176 @@
+"""MongoDB side of matching: the read models (`volunteers`, `requests`), the `proposals`
+collection, and the unit of work that writes a proposal and its outbox entry together.
+
+Transaction granularity: ONE TRANSACTION PER PROPOSAL, not per message.
+- The store of the incoming entity must be committed before the search (see handlers.py): it is
+  a single-document upsert on its own, outside any transaction.
+- In a MongoDB transaction a duplicate key error aborts the whole transaction. Per proposal, that
+  abort is exactly "skip this pair"; per message it would throw away the other proposals too.
+- A volunteer may match many requests: short transactions hold fewer documents, so they collide
+  less with the other workers taking slots on the same requests.
+A crash between two proposals leaves the first ones committed; the redelivered event skips them
+and makes the rest (handlers.py explains why that is still "at most once" per proposal). A
+transient error (e.g. a write conflict on a request's slot counter) propagates: the consumer loop
+retries the event from the same offset, which is safe for the same reason."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Iterable
+
+from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from vitawin_common import mongo
+from vitawin_common.events import Event
+from vitawin_common.outbox import Outbox
+
+from vitawin_matching.domain import BoundingBox, Location, Proposal, Request, Volunteer
+from vitawin_matching.handlers import ProposalExists
+
+
+def ensure_indexes(db: Database, outbox: Outbox) -> None:
+    db["volunteers"].create_index([("action_types", ASCENDING), ("location.lat", ASCENDING),
+                                   ("location.lon", ASCENDING)])
+    db["requests"].create_index([("status", ASCENDING), ("action_type", ASCENDING),
+                                 ("location.lat", ASCENDING), ("location.lon", ASCENDING)])
+    db["proposals"].create_index([("request_id", ASCENDING), ("rank", ASCENDING)])
+    db["proposals"].create_index([("volunteer_id", ASCENDING), ("created_at", DESCENDING)])
+    db["proposals"].create_index([("created_at", DESCENDING)])
+    outbox.ensure_indexes()
+
+
+# The bounding box on plain fields, not a 2dsphere query (slow on SecantusDB, and $near does not
+# sort there). SecantusDB's planner only uses an index for equalities plus ONE range: add the
+# longitude range, an $in or any other predicate and it scans the whole collection. So the
+# database gets `equality(ies) + latitude range`, and the longitude and the rest are checked here
+# (the exact distance test is domain.match, in the handler).
+def _lat_band(box: BoundingBox) -> dict:
+    return {"location.lat": {"$gte": box.lat_min, "$lte": box.lat_max}}
+
+
+def _location(doc: dict) -> Location:
+    return Location(doc["location"]["lat"], doc["location"]["lon"])
+
+
+class MongoVolunteers:
+    def __init__(self, db: Database):
+        self.collection = db["volunteers"]
+
+    def add(self, volunteer: Volunteer) -> None:
+        doc = {"organisation_name": volunteer.organisation_name, "contact_email": volunteer.contact_email,
+               "town": volunteer.town,
+               "location": {"lat": volunteer.location.lat, "lon": volunteer.location.lon},
+               "action_types": list(volunteer.action_types), "max_distance_km": volunteer.max_distance_km,
+               "stored_at": datetime.now(timezone.utc)}
+        try:  # $setOnInsert: the first delivery writes, a replay changes nothing
+            self.collection.update_one({"_id": volunteer.volunteer_id}, {"$setOnInsert": doc}, upsert=True)
+        except DuplicateKeyError:
+            pass  # the same volunteer inserted at the same moment by another worker
+
+    def candidates(self, action_type: str, box: BoundingBox) -> list[Volunteer]:
+        docs = self.collection.find({"action_types": action_type, **_lat_band(box)})
+        return [Volunteer(volunteer_id=d["_id"], organisation_name=d["organisation_name"],
+                          contact_email=d["contact_email"], town=d["town"], location=_location(d),
+                          action_types=tuple(d["action_types"]), max_distance_km=d["max_distance_km"])
+                for d in docs if box.contains(_location(d))]
+
+
+class MongoRequests:
+    def __init__(self, db: Database, uow: "MongoUnitOfWork"):
+        self.collection = db["requests"]
+        self.uow = uow
+
+    def add(self, request: Request) -> None:
+        doc = {"requester_kind": request.requester_kind, "contact_email": request.contact_email,
+               "action_type": request.action_type, "town": request.town,
+               "location": {"lat": request.location.lat, "lon": request.location.lon},
+               "max_distance_km": request.max_distance_km, "status": "open", "proposal_count": 0,
+               "stored_at": datetime.now(timezone.utc)}
+        try:  # a replay must neither reopen the request nor reset its slots
+            self.collection.update_one({"_id": request.request_id}, {"$setOnInsert": doc}, upsert=True)
+        except DuplicateKeyError:
+            pass
+
+    def open_candidates(self, action_types: Iterable[str], box: BoundingBox, k: int) -> list[Request]:
+        found = []
+        for action_type in action_types:  # one indexed query per type rather than a scanning $in
+            for d in self.collection.find({"status": "open", "action_type": action_type, **_lat_band(box)}):
+                if d["proposal_count"] < k and box.contains(_location(d)):
+                    found.append(Request(request_id=d["_id"], requester_kind=d["requester_kind"],
+                                         contact_email=d["contact_email"], action_type=d["action_type"],
+                                         town=d["town"], location=_location(d),
+                                         max_distance_km=d["max_distance_km"]))
+        return found
+
+    def take_slot(self, request_id: str, k: int) -> int | None:
+        """Atomic and inside the proposal's transaction: rolled back if the proposal is not made."""
+        doc = self.collection.find_one_and_update(
+            {"_id": request_id, "status": "open", "proposal_count": {"$lt": k}},
+            {"$inc": {"proposal_count": 1}}, projection={"proposal_count": True},
+            return_document=ReturnDocument.AFTER, session=self.uow.session)
+        return None if doc is None else doc["proposal_count"]
+
+
+def _proposal(doc: dict) -> Proposal:
+    return Proposal(proposal_id=doc["_id"], request_id=doc["request_id"], volunteer_id=doc["volunteer_id"],
+                    action_type=doc["action_type"], distance_km=doc["distance_km"], rank=doc["rank"],
+                    created_at=doc["created_at"])
+
+
+class MongoProposals:
+    """Proposals hold ids only: contact data stays in the read models and the internal event."""
+
+    def __init__(self, db: Database, uow: "MongoUnitOfWork | None" = None):
+        self.collection = db["proposals"]
+        self.uow = uow
+
+    def get(self, proposal_id: str) -> Proposal | None:
+        doc = self.collection.find_one({"_id": proposal_id})
+        return _proposal(doc) if doc else None
+
+    def add(self, proposal: Proposal) -> None:
+        doc = {"_id": proposal.proposal_id, "request_id": proposal.request_id,
+               "volunteer_id": proposal.volunteer_id, "action_type": proposal.action_type,
+               "distance_km": proposal.distance_km, "rank": proposal.rank, "created_at": proposal.created_at}
+        try:
+            self.collection.insert_one(doc, session=self.uow.session if self.uow else None)
+        except DuplicateKeyError as exc:
+            raise ProposalExists(proposal.proposal_id) from exc
+
+    def list(self, request_id: str | None = None, volunteer_id: str | None = None,
+             limit: int = 50) -> list[Proposal]:
+        query = {key: value for key, value in (("request_id", request_id), ("volunteer_id", volunteer_id))
+                 if value is not None}
+        order = [("rank", ASCENDING)] if request_id else [("created_at", DESCENDING), ("_id", ASCENDING)]
+        return [_proposal(d) for d in self.collection.find(query).sort(order).limit(limit)]
+
+
+class MongoUnitOfWork:
+    """One per message. Reads and read-model stores go straight to the database; `transaction()`
+    opens the session in which `requests.take_slot`, `proposals.add` and `publish` write."""
+
+    def __init__(self, client: MongoClient, db: Database, outbox: Outbox):
+        self.client = client
+        self.outbox = outbox
+        self.session = None
+        self.volunteers = MongoVolunteers(db)
+        self.requests = MongoRequests(db, self)
+        self.proposals = MongoProposals(db, self)
+
+    @contextmanager
+    def transaction(self):
+        if self.session is not None:
+            raise RuntimeError("transactions do not nest")
+        with mongo.transaction(self.client) as session:
+            self.session = session
+            try:
+                yield
+            finally:
+                self.session = None
+
+    def publish(self, event: Event, channel: str) -> None:
+        if self.session is None:
+            raise RuntimeError("publish() belongs inside transaction(): the event goes with its document")
+        self.outbox.add(event, channel, session=self.session)

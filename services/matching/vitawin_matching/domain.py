@@ -1,0 +1,145 @@
+"""Matching rules in plain Python (no I/O): distances, eligibility, ranking, proposal ids.
+
+The geo search is split in two on purpose: `bounding_box` gives a cheap pre-filter the database
+can answer on plain indexed fields, and `match` decides with the exact haversine distance. A later
+in-memory index (a KD-tree, say) only has to replace the pre-filter."""
+from __future__ import annotations
+
+import hashlib
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
+DEFAULT_TOP_K = 3
+
+
+@dataclass(frozen=True)
+class Location:
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True)
+class Volunteer:
+    volunteer_id: str
+    organisation_name: str
+    contact_email: str
+    town: str
+    location: Location
+    action_types: tuple[str, ...]
+    max_distance_km: float
+
+    @classmethod
+    def from_event(cls, data: dict) -> "Volunteer":
+        return cls(volunteer_id=data["volunteer_id"], organisation_name=data["organisation_name"],
+                   contact_email=data["contact_email"], town=data["town"],
+                   location=Location(float(data["location"]["lat"]), float(data["location"]["lon"])),
+                   action_types=tuple(data["action_types"]),
+                   max_distance_km=float(data["max_distance_km"]))
+
+
+@dataclass(frozen=True)
+class Request:
+    request_id: str
+    requester_kind: str
+    contact_email: str
+    action_type: str
+    town: str
+    location: Location
+    max_distance_km: float
+
+    @classmethod
+    def from_event(cls, data: dict) -> "Request":
+        return cls(request_id=data["request_id"], requester_kind=data["requester_kind"],
+                   contact_email=data["contact_email"], action_type=data["action_type"],
+                   town=data["town"],
+                   location=Location(float(data["location"]["lat"]), float(data["location"]["lon"])),
+                   max_distance_km=float(data["max_distance_km"]))
+
+
+@dataclass(frozen=True)
+class Match:
+    request: Request
+    volunteer: Volunteer
+    distance_km: float  # exact; rounded only when shown
+
+
+@dataclass(frozen=True)
+class Proposal:
+    proposal_id: str
+    request_id: str
+    volunteer_id: str
+    action_type: str
+    distance_km: float
+    rank: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class BoundingBox:
+    lat_min: float
+    lat_max: float
+    lon_min: float
+    lon_max: float
+
+    def contains(self, location: Location) -> bool:
+        return self.lat_min <= location.lat <= self.lat_max and self.lon_min <= location.lon <= self.lon_max
+
+
+def haversine_km(a: Location, b: Location) -> float:
+    lat1, lat2 = math.radians(a.lat), math.radians(b.lat)
+    dlat, dlon = lat2 - lat1, math.radians(b.lon - a.lon)
+    h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def bounding_box(center: Location, radius_km: float) -> BoundingBox:
+    """A lat/lon box that contains every point within `radius_km` of `center` (a superset: the
+    exact test is `match`). Near a pole or the antimeridian it widens to every longitude."""
+    angle = radius_km * 1.001 / EARTH_RADIUS_KM  # a little slack so float error never excludes an edge point
+    dlat = math.degrees(angle)
+    lat_min, lat_max = center.lat - dlat, center.lat + dlat
+    if lat_min <= -90 or lat_max >= 90 or angle >= math.pi / 2:
+        return BoundingBox(max(lat_min, -90.0), min(lat_max, 90.0), -180.0, 180.0)
+    ratio = math.sin(angle) / math.cos(math.radians(center.lat))
+    if ratio >= 1:
+        return BoundingBox(lat_min, lat_max, -180.0, 180.0)
+    dlon = math.degrees(math.asin(ratio))
+    lon_min, lon_max = center.lon - dlon, center.lon + dlon
+    if lon_min < -180 or lon_max > 180:
+        return BoundingBox(lat_min, lat_max, -180.0, 180.0)
+    return BoundingBox(lat_min, lat_max, lon_min, lon_max)
+
+
+def match(request: Request, volunteer: Volunteer) -> Match | None:
+    """The pair, if the volunteer pledged this action and each side accepts the distance."""
+    if request.action_type not in volunteer.action_types:
+        return None
+    distance = haversine_km(request.location, volunteer.location)
+    if distance > min(request.max_distance_km, volunteer.max_distance_km):
+        return None
+    return Match(request, volunteer, distance)
+
+
+def nearest_volunteers(request: Request, volunteers) -> list[Match]:
+    """Eligible volunteers for `request`, nearest first (ties broken by id, so the order is stable)."""
+    found = (match(request, v) for v in volunteers)
+    return sorted((m for m in found if m), key=lambda m: (m.distance_km, m.volunteer.volunteer_id))
+
+
+def nearest_requests(volunteer: Volunteer, requests) -> list[Match]:
+    """Requests `volunteer` can serve, nearest first."""
+    found = (match(r, volunteer) for r in requests)
+    return sorted((m for m in found if m), key=lambda m: (m.distance_km, m.request.request_id))
+
+
+def proposal_id(request_id: str, volunteer_id: str) -> str:
+    """Derived from the pair: whoever proposes it, and however often, it is the same proposal."""
+    return "prop-" + hashlib.sha256(f"{request_id}:{volunteer_id}".encode()).hexdigest()[:20]
+
+
+def proposal_event_id(proposal_id_: str) -> str:
+    """CloudEvent id of a proposal's creation: also derived, so a republished event is a repeat."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "vitawin:proposal:" + proposal_id_))

@@ -1,0 +1,130 @@
+"""Service layer: what matching does with each event it reads.
+
+Why a request and a volunteer that arrive at the same time still meet: each handler first STORES
+its entity in the read model (a write committed on its own, before any search) and only then
+SEARCHES the other side. With two workers, one handling request R and one handling volunteer V,
+the store that commits second is followed by a search that sees the other one's committed store,
+so at least one of the two searches finds the pair. Both may find it: the proposal id is derived
+from the pair and the insert is keyed on it, so the second attempt hits a duplicate key and makes
+nothing. (Searching inside the same transaction as the store would break this: two snapshot
+transactions could each miss the other's uncommitted entity.)
+
+Why a redelivered event (say, after a crash before the offset commit) has no second effect:
+- the read-model store only inserts (first write wins), so a replay changes nothing;
+- each proposal and its outbox entry are written in ONE transaction keyed on the derived proposal
+  id: one that exists is skipped, and so is its event;
+- the k slots of a request are a counter taken inside that same transaction, so a replay, or a
+  volunteer handled at the same time on another worker, can never push a request past k nor
+  give two proposals the same rank.
+An event applied half-way before a crash is finished by its replay: the proposals already made
+are skipped, the missing ones are made, with the same ids and CloudEvent ids."""
+from __future__ import annotations
+
+import logging
+from contextlib import AbstractContextManager
+from datetime import datetime, timezone
+from typing import Iterable, Protocol
+
+from vitawin_common.events import Event, new_event
+
+from vitawin_matching import domain
+from vitawin_matching.domain import Match, Proposal, Request, Volunteer
+
+log = logging.getLogger(__name__)
+
+PROPOSAL_CREATED = "fr.vitawin.proposal.created.v1"
+SOURCE = "/vitawin/matching"
+PROPOSALS_CHANNEL = "proposals"
+
+
+class ProposalExists(Exception):
+    """The pair was already proposed (by an earlier delivery or by another worker)."""
+
+
+# --- ports -------------------------------------------------------------------------------------
+# `candidates` and `open_candidates` pre-filter on the bounding box; the exact test is domain.match.
+class Volunteers(Protocol):
+    def add(self, volunteer: Volunteer) -> None: ...  # insert if absent; a repeat changes nothing
+    def candidates(self, action_type: str, box: domain.BoundingBox) -> Iterable[Volunteer]: ...
+
+
+class Requests(Protocol):
+    def add(self, request: Request) -> None: ...  # insert as open if absent, with no slot taken
+    def open_candidates(self, action_types: Iterable[str], box: domain.BoundingBox,
+                        k: int) -> Iterable[Request]: ...  # open, fewer than k proposals
+    def take_slot(self, request_id: str, k: int) -> int | None: ...  # new rank, or None when full
+
+
+class Proposals(Protocol):
+    def get(self, proposal_id: str) -> Proposal | None: ...
+    def add(self, proposal: Proposal) -> None: ...  # raises ProposalExists
+
+
+class UnitOfWork(Protocol):
+    volunteers: Volunteers
+    requests: Requests
+    proposals: Proposals
+
+    def transaction(self) -> AbstractContextManager: ...  # commits on exit, rolls back on error
+    def publish(self, event: Event, channel: str) -> None: ...  # only inside transaction()
+
+
+# --- handlers ----------------------------------------------------------------------------------
+def on_volunteer_registered(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K) -> None:
+    volunteer = domain.Volunteer.from_event(event.data)
+    uow.volunteers.add(volunteer)  # store first, then search: see the module docstring
+    box = domain.bounding_box(volunteer.location, volunteer.max_distance_km)
+    for found in domain.nearest_requests(volunteer, uow.requests.open_candidates(volunteer.action_types, box, k)):
+        propose(uow, found, k)
+
+
+def on_request_created(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K) -> None:
+    request = domain.Request.from_event(event.data)
+    uow.requests.add(request)  # store first, then search: see the module docstring
+    box = domain.bounding_box(request.location, request.max_distance_km)
+    for found in domain.nearest_volunteers(request, uow.volunteers.candidates(request.action_type, box)):
+        if propose(uow, found, k) == "full":
+            break
+
+
+def propose(uow: UnitOfWork, found: Match, k: int) -> str:
+    """Propose the pair once: "created", "exists" or "full" (the request has its k proposals)."""
+    pid = domain.proposal_id(found.request.request_id, found.volunteer.volunteer_id)
+    if uow.proposals.get(pid) is not None:
+        return "exists"  # cheap check first; the keyed insert below is what guarantees it
+    try:
+        with uow.transaction():
+            rank = uow.requests.take_slot(found.request.request_id, k)
+            if rank is None:
+                return "full"
+            proposal = Proposal(proposal_id=pid, request_id=found.request.request_id,
+                                volunteer_id=found.volunteer.volunteer_id,
+                                action_type=found.request.action_type,
+                                distance_km=round(found.distance_km, 1), rank=rank,
+                                created_at=datetime.now(timezone.utc))
+            uow.proposals.add(proposal)  # a duplicate aborts the transaction, slot included
+            uow.publish(proposal_event(proposal, found), PROPOSALS_CHANNEL)
+    except ProposalExists:
+        return "exists"
+    log.info("proposal created", extra={"proposal_id": pid, "request_id": proposal.request_id,
+                                        "volunteer_id": proposal.volunteer_id, "rank": rank})
+    return "created"
+
+
+def proposal_event(proposal: Proposal, found: Match) -> Event:
+    data = {
+        "proposal_id": proposal.proposal_id,
+        "request_id": proposal.request_id,
+        "volunteer_id": proposal.volunteer_id,
+        "action_type": proposal.action_type,
+        "distance_km": proposal.distance_km,
+        "rank": proposal.rank,
+        "volunteer": {"organisation_name": found.volunteer.organisation_name,
+                      "contact_email": found.volunteer.contact_email,
+                      "town": found.volunteer.town},
+        "request": {"requester_kind": found.request.requester_kind,
+                    "contact_email": found.request.contact_email,
+                    "town": found.request.town},
+    }
+    return new_event(PROPOSAL_CREATED, SOURCE, proposal.proposal_id, data,
+                     id=domain.proposal_event_id(proposal.proposal_id))

@@ -1,0 +1,168 @@
+"""In-memory fakes for the matching service: a shared fake database (what several workers would
+see) and a unit of work per message over it, with the same semantics as the Mongo adapter:
+first-write-wins stores, bounding-box pre-filter, keyed proposal insert, all-or-nothing
+transactions, and an outbox that checks each event against its contract."""
+from __future__ import annotations
+
+import copy
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from vitawin_common.contracts import load
+from vitawin_common.events import Event, new_event
+
+from vitawin_matching.domain import Proposal, Volunteer
+from vitawin_matching.handlers import ProposalExists
+
+CONTRACTS_DIR = Path(__file__).resolve().parents[3] / "contracts"
+
+
+@dataclass
+class FakeDatabase:
+    volunteers: dict[str, Volunteer] = field(default_factory=dict)
+    requests: dict[str, dict] = field(default_factory=dict)  # {"request", "status", "proposal_count"}
+    proposals: dict[str, Proposal] = field(default_factory=dict)
+    outbox: list[tuple[Event, str]] = field(default_factory=list)
+
+
+class FakeVolunteers:
+    def __init__(self, db: FakeDatabase):
+        self.db = db
+
+    def add(self, volunteer):
+        self.db.volunteers.setdefault(volunteer.volunteer_id, volunteer)
+
+    def candidates(self, action_type, box):
+        return [v for v in self.db.volunteers.values()
+                if action_type in v.action_types and box.contains(v.location)]
+
+
+class FakeRequests:
+    def __init__(self, db: FakeDatabase):
+        self.db = db
+
+    def add(self, request):
+        self.db.requests.setdefault(request.request_id,
+                                    {"request": request, "status": "open", "proposal_count": 0})
+
+    def open_candidates(self, action_types, box, k):
+        return [row["request"] for row in self.db.requests.values()
+                if row["status"] == "open" and row["proposal_count"] < k
+                and row["request"].action_type in action_types and box.contains(row["request"].location)]
+
+    def take_slot(self, request_id, k):
+        row = self.db.requests.get(request_id)
+        if row is None or row["status"] != "open" or row["proposal_count"] >= k:
+            return None
+        row["proposal_count"] += 1
+        return row["proposal_count"]
+
+
+class FakeProposals:
+    def __init__(self, db: FakeDatabase):
+        self.db = db
+
+    def get(self, proposal_id):
+        return self.db.proposals.get(proposal_id)
+
+    def add(self, proposal):
+        if proposal.proposal_id in self.db.proposals:
+            raise ProposalExists(proposal.proposal_id)
+        self.db.proposals[proposal.proposal_id] = proposal
+
+    def list(self, request_id=None, volunteer_id=None, limit=50):
+        found = [p for p in self.db.proposals.values()
+                 if request_id in (None, p.request_id) and volunteer_id in (None, p.volunteer_id)]
+        return sorted(found, key=lambda p: (p.request_id, p.rank))[:limit]
+
+
+class FakeUnitOfWork:
+    def __init__(self, db: FakeDatabase):
+        self.db = db
+        self.in_transaction = False
+        self.volunteers = FakeVolunteers(db)
+        self.requests = FakeRequests(db)
+        self.proposals = FakeProposals(db)
+        self.contracts = load(CONTRACTS_DIR)
+
+    @contextmanager
+    def transaction(self):
+        saved = copy.deepcopy((self.db.requests, self.db.proposals, self.db.outbox))
+        self.in_transaction = True
+        try:
+            yield
+        except BaseException:
+            self.db.requests, self.db.proposals, self.db.outbox = saved
+            raise
+        finally:
+            self.in_transaction = False
+
+    def publish(self, event, channel):
+        assert self.in_transaction, "publish outside a transaction"
+        self.contracts.validate(event.type, event.data)  # as Outbox.add does
+        self.contracts.topic(channel)  # the channel exists
+        self.db.outbox.append((event, channel))
+
+
+@pytest.fixture
+def contracts():
+    return load(CONTRACTS_DIR)
+
+
+@pytest.fixture
+def new_world():
+    """Makes an independent fake database and its unit-of-work factory (one unit per message)."""
+    def make():
+        database = FakeDatabase()
+        return database, lambda: FakeUnitOfWork(database)
+    return make
+
+
+@pytest.fixture
+def world(new_world):
+    return new_world()
+
+
+@pytest.fixture
+def db(world):
+    return world[0]
+
+
+@pytest.fixture
+def uow(world):
+    return world[1]
+
+
+# --- events ------------------------------------------------------------------------------------
+# Around Vincennes (48.8475, 2.4392); 0.01 degree of latitude is about 1.11 km.
+CENTRE = (48.8475, 2.4392)
+
+
+def volunteer_event(volunteer_id, lat_offset_km=0.0, action_types=("testimony",), max_distance_km=10,
+                    town="94080"):
+    lat = CENTRE[0] + lat_offset_km / 111.195
+    return new_event("fr.vitawin.volunteer.registered.v1", "/vitawin/actors", volunteer_id, {
+        "volunteer_id": volunteer_id, "organisation_name": f"Entreprise {volunteer_id}",
+        "contact_email": f"{volunteer_id}@entreprise.example.fr", "town": town,
+        "location": {"lat": lat, "lon": CENTRE[1]}, "action_types": list(action_types),
+        "max_distance_km": max_distance_km})
+
+
+def request_event(request_id, lat_offset_km=0.0, action_type="testimony", max_distance_km=15,
+                  requester_kind="school", town="94033"):
+    lat = CENTRE[0] + lat_offset_km / 111.195
+    return new_event("fr.vitawin.request.created.v1", "/vitawin/requests", request_id, {
+        "request_id": request_id, "requester_kind": requester_kind,
+        "contact_email": f"referent-{request_id}@college.example.fr", "action_type": action_type,
+        "town": town, "location": {"lat": lat, "lon": CENTRE[1]}, "max_distance_km": max_distance_km})
+
+
+@pytest.fixture
+def events():
+    class Events:
+        volunteer = staticmethod(volunteer_event)
+        request = staticmethod(request_event)
+    return Events
