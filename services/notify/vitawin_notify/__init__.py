@@ -1,0 +1,1 @@
+"""Vitawin notify service: tells the professional and the requester about each proposal by email."""

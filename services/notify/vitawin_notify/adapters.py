@@ -1,0 +1,118 @@
+"""The outside world of notify: the `deliveries` collection in MongoDB, the email templates, the
+SMTP relay, and the territory file (town names)."""
+from __future__ import annotations
+
+import json
+import smtplib
+import ssl
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from pymongo import ASCENDING
+from pymongo.database import Database
+
+from vitawin_notify.domain import Email, RecipientRejected
+
+
+class MongoDeliveries:
+    """One document per delivery, `_id` = domain.delivery_key. It holds no address in clear."""
+
+    def __init__(self, db: Database):
+        self.collection = db["deliveries"]
+
+    def ensure_indexes(self) -> None:
+        self.collection.create_index([("proposal_id", ASCENDING), ("sent_at", ASCENDING)])
+
+    def is_sent(self, key: str) -> bool:
+        return self.collection.count_documents({"_id": key, "status": "sent"}, limit=1) > 0
+
+    def record_sent(self, key: str, *, proposal_id: str, template: str, event_id: str,
+                    recipient_hash: str, sent_at: datetime) -> None:
+        self.collection.update_one(
+            {"_id": key},
+            {"$set": {"status": "sent", "proposal_id": proposal_id, "template": template,
+                      "event_id": event_id, "recipient_sha256": recipient_hash, "sent_at": sent_at}},
+            upsert=True,
+        )
+
+    def for_proposal(self, proposal_id: str) -> list[dict]:
+        cursor = self.collection.find({"proposal_id": proposal_id},
+                                      {"_id": 0, "template": 1, "status": 1, "sent_at": 1})
+        return list(cursor.sort([("sent_at", ASCENDING), ("template", ASCENDING)]))
+
+
+class MongoUnitOfWork:
+    """Notify writes one document per email and publishes nothing: no transaction, no outbox."""
+
+    def __init__(self, db: Database):
+        self.deliveries = MongoDeliveries(db)
+
+
+_templates = Environment(
+    loader=PackageLoader("vitawin_notify", "templates"),
+    autoescape=select_autoescape(["html"]),  # organisation names are user input
+    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+)
+
+
+def compose(email: Email, sender: str) -> EmailMessage:
+    """Render `email` as plain text with an HTML alternative. EmailMessage refuses CR/LF in header
+    values and the addresses were checked by the domain, so no header can be injected."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = Address(addr_spec=email.to)
+    message["Subject"] = email.subject
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    # Derived from the delivery key: a copy resent after a crash carries the same Message-ID.
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "vitawin.fr"
+    message["Message-ID"] = f"<{email.key[:40]}@{domain}>"
+    message["Auto-Submitted"] = "auto-generated"
+    text = _templates.get_template(f"{email.template}.txt").render(email.context, subject=email.subject)
+    html = _templates.get_template(f"{email.template}.html").render(email.context, subject=email.subject)
+    message.set_content(text, cte="quoted-printable")
+    message.add_alternative(html, subtype="html", cte="quoted-printable")
+    return message
+
+
+class TransientMailError(Exception):
+    """The relay could not take the email now; the event will be retried."""
+
+
+class SmtpMailer:
+    """Sends each email on its own short SMTP session. Errors are re-raised without the relay's
+    text, which often quotes the recipient's address and would end up in the logs."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 1025,
+                 sender: str = "Vitawin <ne-pas-repondre@vitawin.fr>", username: str | None = None,
+                 password: str | None = None, starttls: bool = False, timeout: float = 10.0):
+        self.host, self.port, self.sender = host, port, sender
+        self.username, self.password, self.starttls, self.timeout = username, password, starttls, timeout
+
+    def send(self, email: Email) -> None:
+        message = compose(email, self.sender)
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                if self.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                if self.username:
+                    smtp.login(self.username, self.password or "")
+                smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = sorted(code for code, _ in exc.recipients.values())
+            if codes and all(500 <= code < 600 for code in codes):
+                raise RecipientRejected(f"recipient refused by the relay ({codes})") from None
+            raise TransientMailError(f"recipient deferred by the relay ({codes})") from None
+        except smtplib.SMTPResponseException as exc:
+            raise TransientMailError(f"{type(exc).__name__} {exc.smtp_code}") from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise TransientMailError(type(exc).__name__) from None
+
+
+def load_towns(path: Path) -> dict[str, str]:
+    """INSEE code -> town name, from the territory file."""
+    territory = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {town["insee"]: town["name"] for town in territory["towns"]}
