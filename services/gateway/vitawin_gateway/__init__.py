@@ -1,0 +1,1 @@
+"""Vitawin API gateway: routes `/api/v1/...` to the services and merges their OpenAPI documents."""

@@ -1,0 +1,102 @@
+"""The gateway: the single entry point for clients. It forwards `/api/v1/...` to the service that
+owns the path, serves the merged OpenAPI document and two small French pages.
+
+Run: `gunicorn -c python:vitawin_common.gunicorn_conf 'vitawin_gateway.app:create_app()'` with
+BIND set; upstreams from ACTORS_URL, REQUESTS_URL, MATCHING_URL, NOTIFY_URL."""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from flask import Flask, Response, jsonify, request
+
+from vitawin_common import logs
+from vitawin_common.web import error_response, init_app
+from vitawin_gateway import pages, proxy
+from vitawin_gateway.openapi import MergedDocument
+from vitawin_gateway.routing import API_PREFIX, normalize, resolve, upstreams
+
+log = logging.getLogger(__name__)
+
+PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class _SessionPerProcess:
+    """One requests.Session per process (and made after gunicorn's fork), shared by its threads."""
+
+    def __init__(self):
+        self._sessions: dict[int, object] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self):
+        pid = os.getpid()
+        session = self._sessions.get(pid)
+        if session is None:
+            with self._lock:
+                session = self._sessions.setdefault(pid, proxy.new_session())
+        return session
+
+
+def create_app(routes=None, session=None, *, timeout=None, openapi_ttl: float | None = None,
+               ready_timeout: float | None = None, configure_logging: bool | None = None) -> Flask:
+    """`routes`: None (from the environment), a list of Route, or a mapping prefix -> base URL.
+    `session`: anything with requests.Session's `request` and `get` (tests pass a fake).
+    Logging is configured as JSON only for the real wiring (no routes nor session given)."""
+    if configure_logging is None:
+        configure_logging = routes is None and session is None
+    if configure_logging:
+        logs.configure("gateway")
+    table = normalize(routes)
+    get_session = (lambda: session) if session is not None else _SessionPerProcess()
+    timeout = timeout if timeout is not None else proxy.timeouts_from_env()
+    ready_timeout = ready_timeout if ready_timeout is not None else float(os.environ.get("GATEWAY_READY_TIMEOUT", "2"))
+    ttl = openapi_ttl if openapi_ttl is not None else float(os.environ.get("OPENAPI_CACHE_SECONDS", "30"))
+    document = MergedDocument(table, get=lambda *a, **kw: get_session().get(*a, **kw), ttl=ttl,
+                              ttl_incomplete=min(ttl, 5.0))
+
+    app = Flask("vitawin_gateway")
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False  # keep the order of the merged document
+    app.extensions["vitawin_gateway"] = {"routes": table, "openapi": document}
+
+    @app.get("/")
+    def home():
+        return Response(pages.home(), content_type="text/html; charset=utf-8")
+
+    @app.get(f"{API_PREFIX}/openapi.json")
+    def openapi_json():
+        return jsonify(document.get_document())
+
+    @app.get(f"{API_PREFIX}/docs")
+    def docs():
+        return Response(pages.docs(document.get_document()), content_type="text/html; charset=utf-8")
+
+    def forward(rest: str = ""):
+        route = None if proxy.has_dot_segment(request.path) else resolve(table, request.path)
+        if route is None:
+            return error_response(404, proxy.MSG_NOT_FOUND)
+        return proxy.forward(get_session(), route, request, timeout)
+
+    for rule in (API_PREFIX, f"{API_PREFIX}/", f"{API_PREFIX}/<path:rest>"):
+        app.add_url_rule(rule, endpoint=f"forward:{rule}", view_func=forward, methods=PROXY_METHODS,
+                         provide_automatic_options=False)
+
+    services = upstreams(table)
+
+    def upstream_ready(base_url: str) -> bool:
+        try:
+            return get_session().get(f"{base_url}/readyz", timeout=ready_timeout).status_code == 200
+        except Exception:
+            return False
+
+    def ready() -> bool:
+        with ThreadPoolExecutor(max_workers=max(len(services), 1)) as pool:
+            answers = list(pool.map(upstream_ready, services.values()))
+        for service, ok in zip(services, answers):
+            if not ok:
+                log.warning("upstream not ready", extra={"upstream": service})
+        return all(answers)
+
+    return init_app(app, "gateway", ready)
