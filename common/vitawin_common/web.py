@@ -1,5 +1,6 @@
 """What every service's Flask app has: the correlation id, JSON logs and errors in French,
-/healthz /readyz /metrics, and HTTP metrics. Call `init_app` at the end of `create_app`."""
+/healthz /readyz /metrics, and HTTP metrics. Call `init_app` at the end of `create_app`: it also
+configures JSON logging for the service (gunicorn imports the app, not the worker's `main`)."""
 from __future__ import annotations
 
 import logging
@@ -10,7 +11,7 @@ from typing import Callable
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from vitawin_common import correlation, metrics
+from vitawin_common import correlation, logs, metrics
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,21 @@ def error_response(status: int, message: str | None = None, errors=None) -> Resp
     return response
 
 
-def init_app(app: Flask, service: str, ready: Callable[[], bool] = lambda: True) -> Flask:
+def openapi_settings(title: str, description: str | None = None) -> dict:
+    """The flask-smorest settings of every service API: OpenAPI 3.0.3 served at `/openapi.json`,
+    where the gateway reads it to merge the documents. `app.config.update(openapi_settings(...))`."""
+    settings = {"API_TITLE": title, "API_VERSION": "1.0.0", "OPENAPI_VERSION": "3.0.3",
+                "OPENAPI_URL_PREFIX": "/", "OPENAPI_JSON_PATH": "openapi.json"}
+    if description:
+        settings["API_SPEC_OPTIONS"] = {"info": {"description": description}}
+    return settings
+
+
+def init_app(app: Flask, service: str, ready: Callable[[], bool] = lambda: True, *,
+             configure_logging: bool = True) -> Flask:
+    """`configure_logging=False` leaves the process's logging as it is (a test that wants it)."""
+    if configure_logging:
+        logs.configure(service)
     app.config.setdefault("MAX_CONTENT_LENGTH", 256 * 1024)
 
     @app.before_request

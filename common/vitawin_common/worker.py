@@ -1,5 +1,6 @@
 """Runs a service's worker process: the consumer loop in the main thread, the outbox relay in a
-thread, /metrics /healthz /readyz on a small HTTP server, and a clean stop on SIGTERM or Ctrl-C."""
+thread, /metrics /healthz /readyz on a small HTTP server, and a clean stop on SIGTERM or Ctrl-C.
+`run_outbox_relay` is the whole run of a worker that only relays its outbox."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +10,11 @@ import threading
 from typing import Callable
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from vitawin_common import metrics
+from pymongo.database import Database
+
+from vitawin_common import kafka, metrics, mongo
+from vitawin_common.config import Settings
+from vitawin_common.outbox import OutboxRelay
 
 log = logging.getLogger(__name__)
 
@@ -75,3 +80,15 @@ def run(*, consume: Callable[[threading.Event], None] | None,
         if server:
             server.shutdown()
         log.info("worker stopped")
+
+
+def run_outbox_relay(service: str, settings: Settings, db: Database,
+                     ready: Callable[[], bool] | None = None) -> None:
+    """The whole run of a worker that consumes nothing and only relays its service's outbox (in
+    `db`) to Kafka, until SIGTERM. Ready while MongoDB answers, unless `ready` says otherwise."""
+    producer = kafka.producer(settings)
+    relay = OutboxRelay(db, producer, service)
+    try:
+        run(consume=None, background=[relay.run], ready=ready or (lambda: mongo.ping(settings)))
+    finally:
+        producer.close(timeout=10)

@@ -122,6 +122,9 @@ class Stack:
         self.start("gateway")
         wait_for_url(self.gateway_url + "/readyz", timeout, self)
 
+    def wait_ready(self, service: str, timeout: float = 60.0) -> None:
+        wait_for_url(f"http://127.0.0.1:{self.env[f'{service.upper()}_WORKER_PORT']}/readyz", timeout, self)
+
     def up(self) -> None:
         self.up_infrastructure()
         self.up_services()
@@ -215,7 +218,9 @@ def main() -> int:
         return 0
 
     stopping = []
-    signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
+    # Explicit handlers: a shell that starts us in the background leaves SIGINT ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda *a: stopping.append(1))
     try:
         started = time.monotonic()
         stack.up()
@@ -228,9 +233,7 @@ def main() -> int:
         print("Ctrl-C stops every process started here.", flush=True)
         while not stopping:
             stack.check_alive()
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
+            time.sleep(0.5)
     finally:
         print("\nStopping...", flush=True)
         stack.down()

@@ -162,3 +162,25 @@ def test_the_gateway_serves_the_openapi_document_of_the_whole_api(stack):
     for path in ("/api/v1/volunteers", "/api/v1/requests", "/api/v1/proposals"):
         assert path in paths
     assert not document.get("x-missing-services")
+
+
+def test_every_event_the_services_published_satisfies_its_contract(stack, contracts):
+    bootstrap = stack.env["KAFKA_BOOTSTRAP_SERVERS"]
+    checked = 0
+    for channel in ("volunteers", "requests", "proposals"):
+        for record in read_topic(bootstrap, contracts.topic(channel), timeout=3):
+            names = headers(record)
+            if not names.get("ce_source", "").startswith("/vitawin/"):
+                continue  # records the tests injected on purpose (poison)
+            event = from_record(record.key, record.value, record.headers)
+            contracts.validate(event.type, event.data)
+            assert record.key.decode() == event.subject
+            assert event.correlation_id
+            checked += 1
+    assert checked >= 5
+
+
+def test_no_contact_address_ever_reaches_a_log(stack):
+    logs = {path.name: path.read_text(errors="replace") for path in stack.log_dir.glob("*.log")}
+    leaks = [name for name, text in logs.items() if "@tests.vitawin.test" in text]
+    assert logs and not leaks

@@ -9,12 +9,13 @@ from flask.views import MethodView
 from flask_smorest import Api, Blueprint, abort
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from vitawin_common import logs, web
+from vitawin_common import web
 from vitawin_common.config import Settings
+from vitawin_common.territory import InvalidPlace, Location, Territory
 
 from vitawin_actors import bootstrap, handlers
-from vitawin_actors.domain import (ACTION_TYPES, DEFAULT_MAX_DISTANCE_KM, MAX_DISTANCE_KM, InvalidField,
-                                   Location, RegisterVolunteer, Territory, check_location, check_town)
+from vitawin_actors.domain import (ACTION_TYPES, DEFAULT_MAX_DISTANCE_KM, MAX_DISTANCE_KM, RegisterVolunteer,
+                                   check_location)
 
 DESCRIPTION = (
     "Engagements des professionnels du territoire Paris Est Marne et Bois : témoignage métier, "
@@ -37,8 +38,8 @@ def _deps() -> Dependencies:
 
 def _known_town(code: str) -> None:
     try:
-        check_town(_deps().territory, code)
-    except InvalidField as exc:
+        _deps().territory.town(code)
+    except InvalidPlace as exc:
         raise ValidationError(str(exc)) from exc
 
 
@@ -84,7 +85,7 @@ class VolunteerSchema(Schema):
         if "town" in data and isinstance(data.get("location"), Location):  # both valid so far
             try:
                 check_location(_deps().territory.towns[data["town"]], data["location"])
-            except InvalidField as exc:
+            except InvalidPlace as exc:
                 raise ValidationError(str(exc), field_name=exc.field) from exc
 
     @post_load
@@ -133,13 +134,8 @@ class VolunteerById(MethodView):
 def create_app(settings: Settings | None = None, uow_factory: Callable | None = None,
                territory: Territory | None = None) -> Flask:
     settings = settings or bootstrap.settings()
-    logs.configure(bootstrap.SERVICE)
     app = Flask(__name__)
-    app.config.update(
-        API_TITLE="Vitawin actors", API_VERSION="1.0.0", OPENAPI_VERSION="3.0.3",
-        OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json",
-        API_SPEC_OPTIONS={"info": {"description": DESCRIPTION}},
-    )
+    app.config.update(web.openapi_settings("Vitawin actors", DESCRIPTION))
     app.extensions[bootstrap.SERVICE] = Dependencies(
         uow_factory or bootstrap.unit_of_work_factory(settings), territory or bootstrap.territory())
     Api(app).register_blueprint(blp)

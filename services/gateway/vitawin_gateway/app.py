@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from flask import Flask, Response, jsonify, request
 
-from vitawin_common import logs
 from vitawin_common.web import error_response, init_app
 from vitawin_gateway import pages, proxy
 from vitawin_gateway.openapi import MergedDocument
@@ -46,8 +45,6 @@ def create_app(routes=None, session=None, *, timeout=None, openapi_ttl: float | 
     Logging is configured as JSON only for the real wiring (no routes nor session given)."""
     if configure_logging is None:
         configure_logging = routes is None and session is None
-    if configure_logging:
-        logs.configure("gateway")
     table = normalize(routes)
     get_session = (lambda: session) if session is not None else _SessionPerProcess()
     timeout = timeout if timeout is not None else proxy.timeouts_from_env()
@@ -99,4 +96,4 @@ def create_app(routes=None, session=None, *, timeout=None, openapi_ttl: float | 
                 log.warning("upstream not ready", extra={"upstream": service})
         return all(answers)
 
-    return init_app(app, "gateway", ready)
+    return init_app(app, "gateway", ready, configure_logging=configure_logging)

@@ -1,5 +1,6 @@
 """MongoDB side of matching: the read models (`volunteers`, `requests`), the `proposals`
-collection, and the unit of work that writes a proposal and its outbox entry together.
+collection, and the unit of work (vitawin_common.uow) that writes a proposal and its outbox entry
+together.
 
 Transaction granularity: ONE TRANSACTION PER PROPOSAL, not per message.
 - The store of the incoming entity must be committed before the search (see handlers.py): it is
@@ -14,7 +15,6 @@ transient error (e.g. a write conflict on a request's slot counter) propagates: 
 retries the event from the same offset, which is safe for the same reason."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Iterable
 
@@ -22,9 +22,8 @@ from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from vitawin_common import mongo
-from vitawin_common.events import Event
 from vitawin_common.outbox import Outbox
+from vitawin_common.uow import UnitOfWork
 
 from vitawin_matching.domain import BoundingBox, Location, Proposal, Request, Volunteer
 from vitawin_matching.handlers import ProposalExists
@@ -78,9 +77,9 @@ class MongoVolunteers:
 
 
 class MongoRequests:
-    def __init__(self, db: Database, uow: "MongoUnitOfWork"):
+    def __init__(self, db: Database):
         self.collection = db["requests"]
-        self.uow = uow
+        self.session = None  # the unit of work's session inside `with uow:`
 
     def add(self, request: Request) -> None:
         doc = {"requester_kind": request.requester_kind, "contact_email": request.contact_email,
@@ -109,7 +108,7 @@ class MongoRequests:
         doc = self.collection.find_one_and_update(
             {"_id": request_id, "status": "open", "proposal_count": {"$lt": k}},
             {"$inc": {"proposal_count": 1}}, projection={"proposal_count": True},
-            return_document=ReturnDocument.AFTER, session=self.uow.session)
+            return_document=ReturnDocument.AFTER, session=self.session)
         return None if doc is None else doc["proposal_count"]
 
 
@@ -122,9 +121,9 @@ def _proposal(doc: dict) -> Proposal:
 class MongoProposals:
     """Proposals hold ids only: contact data stays in the read models and the internal event."""
 
-    def __init__(self, db: Database, uow: "MongoUnitOfWork | None" = None):
+    def __init__(self, db: Database):
         self.collection = db["proposals"]
-        self.uow = uow
+        self.session = None  # the unit of work's session inside `with uow:`, if any
 
     def get(self, proposal_id: str) -> Proposal | None:
         doc = self.collection.find_one({"_id": proposal_id})
@@ -135,7 +134,7 @@ class MongoProposals:
                "volunteer_id": proposal.volunteer_id, "action_type": proposal.action_type,
                "distance_km": proposal.distance_km, "rank": proposal.rank, "created_at": proposal.created_at}
         try:
-            self.collection.insert_one(doc, session=self.uow.session if self.uow else None)
+            self.collection.insert_one(doc, session=self.session)
         except DuplicateKeyError as exc:
             raise ProposalExists(proposal.proposal_id) from exc
 
@@ -147,30 +146,13 @@ class MongoProposals:
         return [_proposal(d) for d in self.collection.find(query).sort(order).limit(limit)]
 
 
-class MongoUnitOfWork:
-    """One per message. Reads and read-model stores go straight to the database; `transaction()`
-    opens the session in which `requests.take_slot`, `proposals.add` and `publish` write."""
+class MongoUnitOfWork(UnitOfWork):
+    """One per message. Reads and read-model stores go straight to the database; each `with uow:`
+    block opens the transaction in which `requests.take_slot`, `proposals.add` and `publish` write,
+    and `commit()` ends it (leaving the block without it rolls back)."""
 
     def __init__(self, client: MongoClient, db: Database, outbox: Outbox):
-        self.client = client
-        self.outbox = outbox
-        self.session = None
+        super().__init__(client, db, outbox)
         self.volunteers = MongoVolunteers(db)
-        self.requests = MongoRequests(db, self)
-        self.proposals = MongoProposals(db, self)
-
-    @contextmanager
-    def transaction(self):
-        if self.session is not None:
-            raise RuntimeError("transactions do not nest")
-        with mongo.transaction(self.client) as session:
-            self.session = session
-            try:
-                yield
-            finally:
-                self.session = None
-
-    def publish(self, event: Event, channel: str) -> None:
-        if self.session is None:
-            raise RuntimeError("publish() belongs inside transaction(): the event goes with its document")
-        self.outbox.add(event, channel, session=self.session)
+        self.requests = self.attach(MongoRequests(db))
+        self.proposals = self.attach(MongoProposals(db))

@@ -75,8 +75,7 @@ def create_app(proposals: ProposalQueries | None = None, ready: Callable[[], boo
         proposals = proposals or bootstrap.proposals(config)
         ready = ready or bootstrap.ready(config)
     app = Flask(__name__)
-    app.config.update(API_TITLE="Vitawin matching", API_VERSION="1.0.0", OPENAPI_VERSION="3.0.3",
-                      OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json")
+    app.config.update(web.openapi_settings("Vitawin matching"))
     app.extensions["vitawin_matching"] = {"proposals": proposals}
     api = Api(app)
     api.register_blueprint(blp)

@@ -2,7 +2,8 @@
 
 The geo search is split in two on purpose: `bounding_box` gives a cheap pre-filter the database
 can answer on plain indexed fields, and `match` decides with the exact haversine distance. A later
-in-memory index (a KD-tree, say) only has to replace the pre-filter."""
+in-memory index (a KD-tree, say) only has to replace the pre-filter. Points and the haversine
+distance are the territory's (vitawin_common.territory)."""
 from __future__ import annotations
 
 import hashlib
@@ -11,14 +12,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
+from vitawin_common.territory import EARTH_RADIUS_KM, Location, distance_km
+
 DEFAULT_TOP_K = 3
-
-
-@dataclass(frozen=True)
-class Location:
-    lat: float
-    lon: float
 
 
 @dataclass(frozen=True)
@@ -88,13 +84,6 @@ class BoundingBox:
         return self.lat_min <= location.lat <= self.lat_max and self.lon_min <= location.lon <= self.lon_max
 
 
-def haversine_km(a: Location, b: Location) -> float:
-    lat1, lat2 = math.radians(a.lat), math.radians(b.lat)
-    dlat, dlon = lat2 - lat1, math.radians(b.lon - a.lon)
-    h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
-
-
 def bounding_box(center: Location, radius_km: float) -> BoundingBox:
     """A lat/lon box that contains every point within `radius_km` of `center` (a superset: the
     exact test is `match`). Near a pole or the antimeridian it widens to every longitude."""
@@ -117,7 +106,7 @@ def match(request: Request, volunteer: Volunteer) -> Match | None:
     """The pair, if the volunteer pledged this action and each side accepts the distance."""
     if request.action_type not in volunteer.action_types:
         return None
-    distance = haversine_km(request.location, volunteer.location)
+    distance = distance_km(request.location, volunteer.location)
     if distance > min(request.max_distance_km, volunteer.max_distance_km):
         return None
     return Match(request, volunteer, distance)

@@ -21,7 +21,6 @@ are skipped, the missing ones are made, with the same ids and CloudEvent ids."""
 from __future__ import annotations
 
 import logging
-from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from typing import Iterable, Protocol
 
@@ -61,12 +60,16 @@ class Proposals(Protocol):
 
 
 class UnitOfWork(Protocol):
+    """`with uow:` opens a transaction; only `commit()` makes its writes durable, leaving the block
+    without it (or with an error) rolls them back."""
     volunteers: Volunteers
     requests: Requests
     proposals: Proposals
 
-    def transaction(self) -> AbstractContextManager: ...  # commits on exit, rolls back on error
-    def publish(self, event: Event, channel: str) -> None: ...  # only inside transaction()
+    def __enter__(self) -> "UnitOfWork": ...
+    def __exit__(self, *exc_info) -> None: ...
+    def publish(self, event: Event, channel: str) -> None: ...  # only inside `with uow:`
+    def commit(self) -> None: ...
 
 
 # --- handlers ----------------------------------------------------------------------------------
@@ -93,10 +96,10 @@ def propose(uow: UnitOfWork, found: Match, k: int) -> str:
     if uow.proposals.get(pid) is not None:
         return "exists"  # cheap check first; the keyed insert below is what guarantees it
     try:
-        with uow.transaction():
+        with uow:
             rank = uow.requests.take_slot(found.request.request_id, k)
             if rank is None:
-                return "full"
+                return "full"  # nothing written: leaving without commit() rolls back
             proposal = Proposal(proposal_id=pid, request_id=found.request.request_id,
                                 volunteer_id=found.volunteer.volunteer_id,
                                 action_type=found.request.action_type,
@@ -104,6 +107,7 @@ def propose(uow: UnitOfWork, found: Match, k: int) -> str:
                                 created_at=datetime.now(timezone.utc))
             uow.proposals.add(proposal)  # a duplicate aborts the transaction, slot included
             uow.publish(proposal_event(proposal, found), PROPOSALS_CHANNEL)
+            uow.commit()
     except ProposalExists:
         return "exists"
     log.info("proposal created", extra={"proposal_id": pid, "request_id": proposal.request_id,

@@ -2,7 +2,6 @@
 SMTP relay, and the territory file (town names)."""
 from __future__ import annotations
 
-import json
 import smtplib
 import ssl
 from datetime import datetime
@@ -14,6 +13,8 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from pymongo import ASCENDING
 from pymongo.database import Database
+
+from vitawin_common import territory
 
 from vitawin_notify.domain import Email, RecipientRejected
 
@@ -112,7 +113,6 @@ class SmtpMailer:
             raise TransientMailError(type(exc).__name__) from None
 
 
-def load_towns(path: Path) -> dict[str, str]:
-    """INSEE code -> town name, from the territory file."""
-    territory = json.loads(Path(path).read_text(encoding="utf-8"))
-    return {town["insee"]: town["name"] for town in territory["towns"]}
+def load_towns(path: Path | None = None) -> dict[str, str]:
+    """INSEE code -> town name, from the territory file (this deployment's unless `path`)."""
+    return {code: town.name for code, town in territory.load(path).towns.items()}

@@ -32,10 +32,7 @@ def create_app(deliveries=None, ready: Callable[[], bool] | None = None) -> Flas
     """`deliveries` (anything with `for_proposal(proposal_id)`) and `ready` default to MongoDB,
     reached lazily so that each gunicorn worker makes its own client."""
     app = Flask(__name__)
-    app.config.update(
-        API_TITLE="Vitawin notify", API_VERSION="1.0.0", OPENAPI_VERSION="3.0.3",
-        OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json",
-    )
+    app.config.update(web.openapi_settings("Vitawin notify"))
     config = bootstrap.settings() if deliveries is None or ready is None else None
     repository = (lambda: deliveries) if deliveries is not None else (lambda: bootstrap.deliveries(config))
 

@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 
 from vitawin_common import contracts, kafka, mongo
-from vitawin_common.config import Settings, territory_file
+from vitawin_common.config import Settings
 from vitawin_common.consumer import ConsumerLoop
 
 from vitawin_notify import handlers
@@ -35,7 +35,7 @@ def mailer_from_env(env=os.environ) -> SmtpMailer:
 
 @lru_cache(maxsize=1)
 def towns() -> dict[str, str]:
-    return load_towns(territory_file())
+    return load_towns()
 
 
 def unit_of_work(config: Settings) -> MongoUnitOfWork:

@@ -2,15 +2,14 @@
 the process that uses them (gunicorn forks)."""
 from __future__ import annotations
 
-import json
+from functools import partial
 from typing import Callable
 
-from vitawin_common import config, contracts, kafka, mongo
+from vitawin_common import mongo, territory as territory_data
 from vitawin_common.config import Settings
-from vitawin_common.outbox import Outbox, OutboxRelay
+from vitawin_common.territory import Territory
 
 from vitawin_requests.adapters import MongoUnitOfWork
-from vitawin_requests.domain import Territory
 
 SERVICE = "requests"
 
@@ -20,25 +19,16 @@ def settings() -> Settings:
 
 
 def territory() -> Territory:
-    return Territory.from_dict(json.loads(config.territory_file().read_text(encoding="utf-8")))
+    return territory_data.load()
 
 
 def unit_of_work_factory(settings: Settings) -> Callable[[], MongoUnitOfWork]:
     """One unit of work per request."""
-    def make() -> MongoUnitOfWork:
-        db = mongo.database(settings)
-        return MongoUnitOfWork(mongo.client(settings), db, Outbox(db, contracts.load(settings.contracts_dir)))
-    return make
+    return partial(MongoUnitOfWork.from_settings, settings)
 
 
 def ensure_indexes(settings: Settings) -> None:
-    uow = unit_of_work_factory(settings)()
-    uow.outbox.ensure_indexes()
-    uow.requests.ensure_indexes()
-
-
-def relay(settings: Settings) -> OutboxRelay:
-    return OutboxRelay(mongo.database(settings), kafka.producer(settings), SERVICE)
+    MongoUnitOfWork.from_settings(settings).ensure_indexes()
 
 
 def ready(settings: Settings) -> Callable[[], bool]:

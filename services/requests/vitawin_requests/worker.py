@@ -1,7 +1,7 @@
 """Worker of the requests service: relays the outbox to Kafka (it consumes nothing yet)."""
 from __future__ import annotations
 
-from vitawin_common import kafka, logs, worker
+from vitawin_common import kafka, logs, mongo, worker
 
 from vitawin_requests import bootstrap
 
@@ -11,11 +11,7 @@ def main() -> None:
     settings = bootstrap.settings()
     kafka.ensure_topics(settings)
     bootstrap.ensure_indexes(settings)
-    relay = bootstrap.relay(settings)
-    try:
-        worker.run(consume=None, background=[relay.run], ready=bootstrap.ready(settings))
-    finally:
-        relay.producer.close(timeout=10)
+    worker.run_outbox_relay(bootstrap.SERVICE, settings, mongo.database(settings))
 
 
 if __name__ == "__main__":

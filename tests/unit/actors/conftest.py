@@ -1,56 +1,22 @@
 """In-memory fakes and an app wired to them: no server."""
 from __future__ import annotations
 
-import copy
-
 import pytest
 
 from vitawin_common import contracts
 from vitawin_common.config import Settings
+from vitawin_common.testing import InMemoryRepository, InMemoryUnitOfWork
 
 from vitawin_actors import bootstrap
 from vitawin_actors.api import create_app
 
 
-class FakeVolunteers:
-    def __init__(self):
-        self.docs: dict[str, dict] = {}
-
-    def add(self, doc: dict) -> None:
-        self.docs[doc["volunteer_id"]] = copy.deepcopy(doc)
-
-    def get(self, volunteer_id: str) -> dict | None:
-        return copy.deepcopy(self.docs.get(volunteer_id))
+class FakeVolunteers(InMemoryRepository):
+    id_field = "volunteer_id"
 
     def list(self, *, town=None, action_type=None, limit=50) -> list[dict]:
-        found = [doc for doc in self.docs.values()
-                 if town in (None, doc["town"]) and (action_type is None or action_type in doc["action_types"])]
-        return copy.deepcopy(sorted(found, key=lambda doc: doc["created_at"], reverse=True)[:limit])
-
-
-class FakeUnitOfWork:
-    """Stores documents in a dict and published (event, channel) pairs in a list; writes made in a
-    `with` block without commit() are rolled back."""
-
-    def __init__(self):
-        self.volunteers = FakeVolunteers()
-        self.published: list[tuple] = []
-        self.committed = False
-
-    def __enter__(self):
-        self._snapshot = (dict(self.volunteers.docs), list(self.published))
-        self.committed = False
-        return self
-
-    def __exit__(self, *exc_info):
-        if not self.committed:
-            self.volunteers.docs, self.published = self._snapshot
-
-    def publish(self, event, channel: str) -> None:
-        self.published.append((event, channel))
-
-    def commit(self) -> None:
-        self.committed = True
+        return self.newest(lambda doc: town in (None, doc["town"])
+                           and (action_type is None or action_type in doc["action_types"]), limit)
 
 
 @pytest.fixture
@@ -65,7 +31,11 @@ def contract_set():
 
 @pytest.fixture
 def uow():
-    return FakeUnitOfWork()
+    """Documents in `uow.volunteers.docs`, published (event, channel) pairs in `uow.published`; writes
+    made in a `with` block without commit() are rolled back."""
+    uow = InMemoryUnitOfWork()
+    uow.volunteers = uow.attach(FakeVolunteers())
+    return uow
 
 
 @pytest.fixture

@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections import namedtuple
 from pathlib import Path
 
 import pytest
 from flask import Flask, abort
+from pythonjsonlogger.json import JsonFormatter
 
 from vitawin_common import correlation
 from vitawin_common.consumer import ConsumerLoop, PoisonEvent, TooManyDeadLetters
 from vitawin_common.contracts import ContractViolation, load
 from vitawin_common.events import Event, UndecodableEvent, from_record, new_event, to_record
-from vitawin_common.web import init_app, to_french
+from vitawin_common.web import init_app, openapi_settings, to_french
 
 CONTRACTS = load(Path(__file__).resolve().parents[3] / "contracts")
 Record = namedtuple("Record", "topic partition offset key value headers")
@@ -154,6 +156,48 @@ def test_flask_errors_are_french_json_with_the_correlation_id():
     assert response.headers["X-Correlation-ID"] == "c-42"
     fresh = app.test_client().get("/healthz", headers={"X-Correlation-ID": "bad id with spaces"})
     assert fresh.headers["X-Correlation-ID"] != "bad id with spaces"
+
+
+def test_every_api_serves_its_openapi_document_at_openapi_json():
+    from flask_smorest import Api, Blueprint
+
+    app = Flask("t")
+    app.config.update(openapi_settings("Vitawin essai", "Description en français."))
+    blp = Blueprint("things", "things", url_prefix="/api/v1/things")
+    blp.route("")(lambda: {})
+    Api(app).register_blueprint(blp)
+    spec = app.test_client().get("/openapi.json").get_json()
+    assert spec["openapi"] == "3.0.3"
+    assert spec["info"] == {"title": "Vitawin essai", "version": "1.0.0", "description": "Description en français."}
+    assert "/api/v1/things" in spec["paths"]
+    assert "API_SPEC_OPTIONS" not in openapi_settings("Vitawin essai")
+
+
+@pytest.fixture
+def root_logging():
+    """Put the process's logging back as it was after a test that configures it."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield root
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_init_app_configures_json_logs_carrying_the_service_name(root_logging, capsys):
+    init_app(Flask("t"), "actors")
+    [handler] = root_logging.handlers
+    assert isinstance(handler.formatter, JsonFormatter)
+    logging.getLogger("vitawin.test").info("configured", extra={"volunteer_id": "vol-1"})
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert (line["service"], line["message"], line["volunteer_id"], line["level"]) == \
+        ("actors", "configured", "vol-1", "INFO")
+
+
+def test_init_app_can_leave_logging_alone(root_logging):
+    marker = logging.NullHandler()
+    root_logging.handlers[:] = [marker]
+    init_app(Flask("t"), "gateway", configure_logging=False)
+    assert root_logging.handlers == [marker]
 
 
 def test_contract_reasons_never_quote_the_offending_value():

@@ -5,7 +5,6 @@ transactions, and an outbox that checks each event against its contract."""
 from __future__ import annotations
 
 import copy
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,6 +79,8 @@ class FakeProposals:
 
 
 class FakeUnitOfWork:
+    """`with uow:` is a transaction: what it wrote is kept only if commit() was called in it."""
+
     def __init__(self, db: FakeDatabase):
         self.db = db
         self.in_transaction = False
@@ -88,17 +89,20 @@ class FakeUnitOfWork:
         self.proposals = FakeProposals(db)
         self.contracts = load(CONTRACTS_DIR)
 
-    @contextmanager
-    def transaction(self):
-        saved = copy.deepcopy((self.db.requests, self.db.proposals, self.db.outbox))
+    def __enter__(self):
+        assert not self.in_transaction, "transactions do not nest"
+        self._saved = copy.deepcopy((self.db.requests, self.db.proposals, self.db.outbox))
         self.in_transaction = True
-        try:
-            yield
-        except BaseException:
-            self.db.requests, self.db.proposals, self.db.outbox = saved
-            raise
-        finally:
-            self.in_transaction = False
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.in_transaction:  # not committed: roll back
+            self.db.requests, self.db.proposals, self.db.outbox = self._saved
+        self.in_transaction = False
+
+    def commit(self):
+        assert self.in_transaction, "commit outside a transaction"
+        self.in_transaction = False
 
     def publish(self, event, channel):
         assert self.in_transaction, "publish outside a transaction"

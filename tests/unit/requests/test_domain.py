@@ -2,8 +2,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from vitawin_requests.domain import (ACTION_TYPES, REQUESTER_KINDS, CreateRequest, InvalidField, Location,
-                                     Request, check_location, check_town, distance_km)
+from vitawin_common.territory import InvalidPlace, Location
+
+from vitawin_requests.domain import ACTION_TYPES, REQUESTER_KINDS, CreateRequest, Request, check_location
 
 FONTENAY_CENTRE = Location(48.8511, 2.4772)
 
@@ -21,38 +22,18 @@ def test_action_types_and_requester_kinds_have_french_labels():
     assert REQUESTER_KINDS == {"school": "établissement scolaire", "pupil": "élève"}
 
 
-def test_distance_km_is_the_great_circle_distance():
-    assert distance_km(FONTENAY_CENTRE, FONTENAY_CENTRE) == 0
-    assert distance_km(FONTENAY_CENTRE, Location(48.8511 - 0.18, 2.4772)) == pytest.approx(20.0, abs=0.05)
-
-
-def test_territory_is_read_from_the_territory_data(territory):
-    assert territory.name == "Paris Est Marne et Bois"
-    assert territory.towns["94033"].centre == FONTENAY_CENTRE
-
-
-def test_check_town_returns_a_town_of_the_territory(territory):
-    assert check_town(territory, "94017").name == "Champigny-sur-Marne"
-
-
-@pytest.mark.parametrize("code", ["75056", "93048", ""])
-def test_check_town_refuses_a_code_outside_the_territory_in_french(territory, code):
-    with pytest.raises(InvalidField) as caught:
-        check_town(territory, code)
-    assert caught.value.field == "town"
-    assert str(caught.value).startswith("Commune inconnue : ce n'est pas le code INSEE")
-
-
 def test_check_location_accepts_a_point_within_5_km_of_the_town_centre(territory):
     check_location(territory.towns["94033"], Location(48.8511, 2.4772 + 0.066))  # 4.8 km east
 
 
 def test_check_location_refuses_a_point_20_km_off_naming_the_field_in_french(territory):
-    with pytest.raises(InvalidField) as caught:
+    with pytest.raises(InvalidPlace) as caught:
         check_location(territory.towns["94033"], Location(48.8511 - 0.18, 2.4772))
     assert caught.value.field == "location"
     assert str(caught.value) == ("La position doit se trouver à 5 km au plus du centre de Fontenay-sous-Bois, "
                                  "la commune indiquée ; elle en est à 20 km.")
+    with pytest.raises(InvalidPlace, match="elle en est à 5,2 km"):
+        check_location(territory.towns["94033"], Location(48.8511, 2.4772 + 0.071))  # 5.2 km east
 
 
 def test_create_opens_a_request_with_an_id_and_a_creation_time():
