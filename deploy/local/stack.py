@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.error import URLError
 from urllib.request import urlopen
@@ -130,9 +131,11 @@ class Stack:
         self.up_services()
 
     def down(self) -> None:
-        names = [n for n in self.commands if n not in INFRASTRUCTURE] + list(reversed(INFRASTRUCTURE))
-        for name in names:
-            self.stop(name)
+        """Services and gateway first, all at once; the infrastructure they use last."""
+        services = [n for n in self.commands if n not in INFRASTRUCTURE]
+        for group in (services, list(INFRASTRUCTURE)):
+            with ThreadPoolExecutor(max_workers=len(group)) as pool:
+                list(pool.map(self.stop, group))
 
     def check_alive(self) -> None:
         dead = [n for n, p in self.procs.items() if p.poll() is not None]
