@@ -7,8 +7,8 @@ import pytest
 from vitawin_common import territory
 from vitawin_common.territory import InvalidPlace, Location, check_near_centre, distance_km
 
-VINCENNES_CENTRE = Location(48.8475, 2.4392)
-FONTENAY_CENTRE = Location(48.8511, 2.4772)
+VINCENNES_CENTRE = Location(48.84741, 2.43795)
+FONTENAY_CENTRE = Location(48.85102, 2.47421)
 
 
 @pytest.fixture(scope="module")
@@ -20,10 +20,10 @@ def test_distance_km_is_the_great_circle_distance():
     assert distance_km(VINCENNES_CENTRE, VINCENNES_CENTRE) == 0
     assert distance_km(Location(48.8, 2.4), Location(48.8, 2.4)) == 0
     # 0.18 degree of latitude is 20.0 km, northwards or southwards
-    assert distance_km(VINCENNES_CENTRE, Location(48.8475 + 0.18, 2.4392)) == pytest.approx(20.0, abs=0.05)
-    assert distance_km(FONTENAY_CENTRE, Location(48.8511 - 0.18, 2.4772)) == pytest.approx(20.0, abs=0.05)
-    # Vincennes to Fontenay-sous-Bois town centres: about 2.8 km
-    assert distance_km(VINCENNES_CENTRE, FONTENAY_CENTRE) == pytest.approx(2.8, abs=0.1)
+    assert distance_km(VINCENNES_CENTRE, Location(48.84741 + 0.18, 2.43795)) == pytest.approx(20.0, abs=0.05)
+    assert distance_km(FONTENAY_CENTRE, Location(48.85102 - 0.18, 2.47421)) == pytest.approx(20.0, abs=0.05)
+    # Vincennes to Fontenay-sous-Bois town centres: about 2.7 km
+    assert distance_km(VINCENNES_CENTRE, FONTENAY_CENTRE) == pytest.approx(2.7, abs=0.1)
     # Paris to London: about 344 km
     assert distance_km(Location(48.8566, 2.3522), Location(51.5074, -0.1278)) == pytest.approx(343.6, abs=0.5)
 
@@ -70,14 +70,14 @@ def test_town_refuses_a_code_outside_the_territory_naming_the_field_in_french(pa
 def test_check_near_centre_accepts_a_point_within_the_radius_and_gives_its_distance(paris_est):
     vincennes, fontenay = paris_est.towns["94080"], paris_est.towns["94033"]
     assert check_near_centre(vincennes, VINCENNES_CENTRE, 5) == 0
-    assert check_near_centre(vincennes, Location(48.8475 + 0.044, 2.4392), 5) == pytest.approx(4.9, abs=0.05)  # north
-    assert check_near_centre(fontenay, Location(48.8511, 2.4772 + 0.066), 5) == pytest.approx(4.8, abs=0.05)  # east
+    assert check_near_centre(vincennes, Location(48.84741 + 0.044, 2.43795), 5) == pytest.approx(4.9, abs=0.05)  # north
+    assert check_near_centre(fontenay, Location(48.85102, 2.47421 + 0.066), 5) == pytest.approx(4.8, abs=0.05)  # east
 
 
 @pytest.mark.parametrize("code, point, message", [
-    ("94080", Location(48.8475 + 0.18, 2.4392),
+    ("94080", Location(48.84741 + 0.18, 2.43795),
      "La position doit se trouver à 5 km au plus du centre de Vincennes, la commune indiquée ; elle en est à 20 km."),
-    ("94033", Location(48.8511 - 0.18, 2.4772),
+    ("94033", Location(48.85102 - 0.18, 2.47421),
      "La position doit se trouver à 5 km au plus du centre de Fontenay-sous-Bois, la commune indiquée ; "
      "elle en est à 20 km."),
 ])
@@ -90,7 +90,7 @@ def test_check_near_centre_refuses_a_point_farther_naming_the_field_in_french(pa
 
 def test_check_near_centre_writes_distances_the_french_way_and_names_the_given_field(paris_est):
     with pytest.raises(InvalidPlace) as caught:
-        check_near_centre(paris_est.towns["94080"], Location(48.8475 + 0.03, 2.4392), 2.5, field="lieu")
+        check_near_centre(paris_est.towns["94080"], Location(48.84741 + 0.03, 2.43795), 2.5, field="lieu")
     assert caught.value.field == "lieu"
     assert str(caught.value) == ("La position doit se trouver à 2,5 km au plus du centre de Vincennes, "
                                  "la commune indiquée ; elle en est à 3,3 km.")

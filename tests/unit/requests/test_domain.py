@@ -6,7 +6,7 @@ from vitawin_common.territory import InvalidPlace, Location
 
 from vitawin_requests.domain import ACTION_TYPES, REQUESTER_KINDS, CreateRequest, Request, check_location
 
-FONTENAY_CENTRE = Location(48.8511, 2.4772)
+FONTENAY_CENTRE = Location(48.85102, 2.47421)
 
 
 def command(**changes) -> CreateRequest:
@@ -23,17 +23,17 @@ def test_action_types_and_requester_kinds_have_french_labels():
 
 
 def test_check_location_accepts_a_point_within_5_km_of_the_town_centre(territory):
-    check_location(territory.towns["94033"], Location(48.8511, 2.4772 + 0.066))  # 4.8 km east
+    check_location(territory.towns["94033"], Location(48.85102, 2.47421 + 0.066))  # 4.8 km east
 
 
 def test_check_location_refuses_a_point_20_km_off_naming_the_field_in_french(territory):
     with pytest.raises(InvalidPlace) as caught:
-        check_location(territory.towns["94033"], Location(48.8511 - 0.18, 2.4772))
+        check_location(territory.towns["94033"], Location(48.85102 - 0.18, 2.47421))
     assert caught.value.field == "location"
     assert str(caught.value) == ("La position doit se trouver à 5 km au plus du centre de Fontenay-sous-Bois, "
                                  "la commune indiquée ; elle en est à 20 km.")
     with pytest.raises(InvalidPlace, match="elle en est à 5,2 km"):
-        check_location(territory.towns["94033"], Location(48.8511, 2.4772 + 0.071))  # 5.2 km east
+        check_location(territory.towns["94033"], Location(48.85102, 2.47421 + 0.071))  # 5.2 km east
 
 
 def test_create_opens_a_request_with_an_id_and_a_creation_time():
