@@ -9,6 +9,7 @@ from vitawin_common.testing import InMemoryRepository, InMemoryUnitOfWork
 
 from vitawin_actors import bootstrap
 from vitawin_actors.api import create_app
+from vitawin_actors.domain import MAPPED_KINDS
 
 
 class FakeVolunteers(InMemoryRepository):
@@ -17,6 +18,22 @@ class FakeVolunteers(InMemoryRepository):
     def list(self, *, town=None, action_type=None, limit=50) -> list[dict]:
         return self.newest(lambda doc: town in (None, doc["town"])
                            and (action_type is None or action_type in doc["action_types"]), limit)
+
+
+class FakeActors(InMemoryRepository):
+    """ActorRepository's page and on_map over the in-memory documents."""
+    id_field = "actor_id"
+    MAP_FIELDS = ("actor_id", "kind", "name", "town", "location")
+
+    def page(self, *, kinds=None, town=None, page=1, page_size=50) -> tuple[list[dict], int]:
+        found = self.newest(lambda doc: (not kinds or doc["kind"] in kinds) and town in (None, doc.get("town")),
+                            len(self.docs))
+        return found[(page - 1) * page_size: page * page_size], len(found)
+
+    def on_map(self, bbox=None) -> list[dict]:
+        found = self.newest(lambda doc: doc["kind"] in MAPPED_KINDS
+                            and (bbox is None or bbox.contains(doc["location"])), len(self.docs))
+        return [{name: doc[name] for name in self.MAP_FIELDS} for doc in found]
 
 
 @pytest.fixture
@@ -31,10 +48,11 @@ def contract_set():
 
 @pytest.fixture
 def uow():
-    """Documents in `uow.volunteers.docs`, published (event, channel) pairs in `uow.published`; writes
-    made in a `with` block without commit() are rolled back."""
+    """Documents in `uow.volunteers.docs` and `uow.actors.docs`, published (event, channel) pairs in
+    `uow.published`; writes made in a `with` block without commit() are rolled back."""
     uow = InMemoryUnitOfWork()
     uow.volunteers = uow.attach(FakeVolunteers())
+    uow.actors = uow.attach(FakeActors())
     return uow
 
 

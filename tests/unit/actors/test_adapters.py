@@ -11,7 +11,10 @@ from vitawin_actors.adapters import MongoUnitOfWork
 
 @pytest.fixture
 def uow():
-    return MongoUnitOfWork(MagicMock(), MagicMock(), outbox=MagicMock())
+    db = MagicMock()
+    collections = {}  # one mock per collection name, so volunteers and actors stay apart
+    db.__getitem__.side_effect = lambda name: collections.setdefault(name, MagicMock(name=name))
+    return MongoUnitOfWork(MagicMock(), db, outbox=MagicMock())
 
 
 def test_the_volunteer_and_its_event_are_written_in_the_same_transaction(uow):

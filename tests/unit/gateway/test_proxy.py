@@ -193,7 +193,9 @@ def test_routes_come_from_the_environment_by_default(monkeypatch):
     app = create_app(session=session)
     table = {r.prefix: r.base_url for r in app.extensions["vitawin_gateway"]["routes"]}
     assert table == {"/api/v1/volunteers": "http://actors-api:8081",
+                     "/api/v1/actors": "http://actors-api:8081",
                      "/api/v1/requests": "http://127.0.0.1:8082",
                      "/api/v1/proposals": "http://127.0.0.1:8083",
                      "/api/v1/notifications": "http://notify-api:8084"}
     assert app.test_client().get("/api/v1/volunteers").get_json()["service"] == "actors"
+    assert app.test_client().get("/api/v1/actors/map.geojson").get_json()["service"] == "actors"

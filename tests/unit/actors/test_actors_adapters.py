@@ -1,0 +1,83 @@
+"""The actors repository against a mocked pymongo collection: the queries it sends for the
+directory list and the map, and that the unit of work writes an actor and its event together."""
+from unittest.mock import MagicMock
+
+import pytest
+
+from vitawin_actors.adapters import MongoUnitOfWork
+from vitawin_actors.domain import MAPPED_KINDS, BoundingBox
+
+
+@pytest.fixture
+def uow():
+    db = MagicMock()
+    collections = {}
+    db.__getitem__.side_effect = lambda name: collections.setdefault(name, MagicMock(name=name))
+    return MongoUnitOfWork(MagicMock(), db, outbox=MagicMock())
+
+
+def test_actors_live_in_the_actors_collection(uow):
+    uow.db.__getitem__.assert_any_call("actors")
+    assert uow.actors.collection is uow.db["actors"]
+    assert uow.actors.collection is not uow.volunteers.collection
+
+
+def test_the_actor_and_its_event_are_written_in_the_same_transaction(uow):
+    event = object()
+    with uow:
+        uow.actors.add({"actor_id": "act-1", "kind": "pupil"})
+        uow.publish(event, "actors")
+        uow.commit()
+    session = uow.client.start_session.return_value.__enter__.return_value
+    uow.actors.collection.insert_one.assert_called_once_with(
+        {"_id": "act-1", "actor_id": "act-1", "kind": "pupil"}, session=session)
+    uow.outbox.add.assert_called_once_with(event, "actors", session=session)
+    session.commit_transaction.assert_called_once_with()
+
+
+def test_page_counts_then_skips_and_limits_newest_first(uow):
+    collection = uow.actors.collection
+    collection.count_documents.return_value = 7
+    cursor = collection.find.return_value
+    cursor.sort.return_value.skip.return_value.limit.return_value = iter([{"actor_id": "act-1"}])
+
+    items, total = uow.actors.page(kinds=["company", "school"], town="94080", page=3, page_size=2)
+
+    assert (items, total) == ([{"actor_id": "act-1"}], 7)
+    query = {"kind": {"$in": ["company", "school"]}, "town": "94080"}
+    collection.count_documents.assert_called_once_with(query, session=None)
+    collection.find.assert_called_once_with(query, {"_id": False}, session=None)
+    cursor.sort.assert_called_once_with([("created_at", -1), ("_id", -1)])
+    cursor.sort.return_value.skip.assert_called_once_with(4)
+    cursor.sort.return_value.skip.return_value.limit.assert_called_once_with(2)
+
+
+def test_page_without_filters_queries_everything(uow):
+    uow.actors.collection.count_documents.return_value = 0
+    uow.actors.page()
+    uow.actors.collection.count_documents.assert_called_once_with({}, session=None)
+
+
+def test_the_map_asks_for_organisations_and_schools_in_the_box_and_never_for_contacts(uow):
+    collection = uow.actors.collection
+    collection.find.return_value.sort.return_value = iter([])
+    uow.actors.on_map(BoundingBox(2.40, 48.79, 2.56, 48.86))
+    [call] = collection.find.call_args_list
+    query, projection = call.args
+    assert query == {"kind": {"$in": list(MAPPED_KINDS)},
+                     "location.lon": {"$gte": 2.40, "$lte": 2.56}, "location.lat": {"$gte": 48.79, "$lte": 48.86}}
+    assert "pupil" not in query["kind"]["$in"]
+    assert projection == {"_id": False, "actor_id": True, "kind": True, "name": True, "town": True,
+                          "location": True}
+
+
+def test_the_map_without_a_box_has_no_location_filter(uow):
+    uow.actors.collection.find.return_value.sort.return_value = iter([])
+    uow.actors.on_map()
+    assert uow.actors.collection.find.call_args.args[0] == {"kind": {"$in": list(MAPPED_KINDS)}}
+
+
+def test_ensure_indexes_indexes_the_actors(uow):
+    uow.ensure_indexes()
+    keys = [call.args[0] for call in uow.actors.collection.create_index.call_args_list]
+    assert keys == [[("kind", 1), ("town", 1)], [("town", 1)], [("created_at", -1)]]
