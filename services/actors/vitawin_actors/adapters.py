@@ -1,6 +1,10 @@
 """MongoDB adapters: the volunteers and actors repositories, attached to the common unit of work that writes
-documents and outbox entries in one transaction."""
+documents and outbox entries in one transaction; the ROME reference file."""
 from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
@@ -8,20 +12,43 @@ from pymongo.database import Database
 from vitawin_common.outbox import Outbox
 from vitawin_common.uow import MongoRepository, UnitOfWork
 
-from vitawin_actors.domain import MAPPED_KINDS, BoundingBox
+from vitawin_actors.domain import MAPPED_KINDS, BoundingBox, RomeReference
+from vitawin_actors.handlers import ConcurrentChange
+
+ROME_FILE = Path(__file__).resolve().parent / "data" / "rome.json"
+
+
+@lru_cache(maxsize=None)
+def load_rome_reference(path: Path = ROME_FILE) -> RomeReference:
+    """The ROME job sheets shipped with the service (data/rome.json, see data/README.md)."""
+    document = json.loads(Path(path).read_text(encoding="utf-8"))
+    return RomeReference(document["jobs"], source=document.get("name", ""))
 
 
 class VolunteerRepository(MongoRepository):
     id_field = "volunteer_id"
     indexes = ([("town", ASCENDING)], [("action_types", ASCENDING)], [("created_at", DESCENDING)])
 
-    def list(self, *, town: str | None = None, action_type: str | None = None, limit: int = 50) -> list[dict]:
+    def list(self, *, town: str | None = None, action_type: str | None = None, status: str | None = None,
+             limit: int = 50) -> list[dict]:
         query = {}
         if town:
             query["town"] = town
         if action_type:
             query["action_types"] = action_type  # matches an element of the array
+        if status:  # a pledge stored before statuses existed is active
+            query["status"] = {"$in": ["active", None]} if status == "active" else status
         return self.newest(query, limit)
+
+    def replace(self, doc: dict, expected_version: int) -> None:
+        """Write the new state of a pledge, inside the unit of work's transaction, only over the
+        version it was read at (a pledge stored without a version is version 1); ConcurrentChange
+        if another change came first."""
+        version = {"$in": [1, None]} if expected_version == 1 else expected_version
+        result = self.collection.replace_one({"_id": doc[self.id_field], "version": version},
+                                             {"_id": doc[self.id_field], **doc}, session=self.session)
+        if result.matched_count != 1:
+            raise ConcurrentChange(doc[self.id_field])
 
 
 class ActorRepository(MongoRepository):

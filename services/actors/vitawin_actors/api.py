@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timezone
 from typing import Callable
 
 from flask import Flask, current_app, jsonify, url_for
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint, abort
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, missing, post_load, validate, validates_schema
 
 from vitawin_common import web
 from vitawin_common.config import Settings
 from vitawin_common.territory import InvalidPlace, Location, Territory
 
 from vitawin_actors import bootstrap, handlers
-from vitawin_actors.domain import (ACTION_TYPES, ACTOR_KINDS, DEFAULT_MAX_DISTANCE_KM, INSEE_CODE, LEVELS,
-                                   MAX_DISTANCE_KM, ORGANISATION_KINDS, PUBLIC_FIELDS, SCHOOL_TYPES,
-                                   Address, BoundingBox, InvalidValue, RegisterOrganisation, RegisterPupil,
-                                   RegisterSchool, RegisterTerritoryManager, RegisterVolunteer,
-                                   check_internship_periods, check_location, check_organisation_town, check_place,
+from vitawin_actors.domain import (ACTION_TYPES, ACTOR_KINDS, AUDIENCES, DEFAULT_AUDIENCE, DEFAULT_MAX_DISTANCE_KM,
+                                   DEFAULT_MODALITY, DEFAULT_WEEKLY_CONTACT_CAP, DIPLOMAS, INSEE_CODE, LEVELS,
+                                   MAX_COUNT, MAX_DISTANCE_KM, MENTORING_MONTHS, MODALITIES, ORGANISATION_KINDS,
+                                   PUBLIC_FIELDS, SCHOOL_TYPES, SPECIFIC_DEFAULTS, STATUSES, ActionSettings,
+                                   Address, BoundingBox, InvalidValue, PledgeConflict, RegisterOrganisation,
+                                   RegisterPupil, RegisterSchool, RegisterTerritoryManager, RegisterVolunteer,
+                                   RomeJob, RomeReference, check_internship_periods, check_job_fair_dates,
+                                   check_levels_for_audience, check_location, check_organisation_town, check_place,
                                    feature_collection,
                                    normalise_iso_week, normalise_naf, normalise_siret, normalise_uai, public_view)
 
@@ -33,113 +37,6 @@ ACTION_CHOICES = ", ".join(f"{code} ({label})" for code, label in ACTION_TYPES.i
 ACTION_TYPE = validate.OneOf(ACTION_TYPES, error=f"Type d'action inconnu ; valeurs possibles : {ACTION_CHOICES}.")
 NUMBER = {"invalid": "Nombre attendu.", "special": "Nombre fini attendu."}
 
-
-@dataclass(frozen=True)
-class Dependencies:
-    uow_factory: Callable
-    territory: Territory
-
-
-def _deps() -> Dependencies:
-    return current_app.extensions[bootstrap.SERVICE]
-
-
-def _known_town(code: str) -> None:
-    try:
-        _deps().territory.town(code)
-    except InvalidPlace as exc:
-        raise ValidationError(str(exc)) from exc
-
-
-def _unique(values: list) -> None:
-    if len(set(values)) != len(values):
-        raise ValidationError("Chaque type d'action ne doit figurer qu'une fois.")
-
-
-class VolunteerLocationSchema(Schema):
-    lat = fields.Float(required=True, validate=validate.Range(-90, 90), error_messages=NUMBER,
-                       metadata={"description": "Latitude (WGS 84)", "example": 48.8475})
-    lon = fields.Float(required=True, validate=validate.Range(-180, 180), error_messages=NUMBER,
-                       metadata={"description": "Longitude (WGS 84)", "example": 2.4392})
-
-    @post_load
-    def to_location(self, data, **kwargs) -> Location:
-        return Location(**data)
-
-
-class VolunteerSchema(Schema):
-    volunteer_id = fields.String(dump_only=True, metadata={"example": "vol-0b7c1d2e"})
-    organisation_name = fields.String(required=True, validate=validate.Length(1, 200),
-                                      metadata={"description": "Nom de l'entreprise ou de l'organisme"})
-    contact_email = fields.Email(required=True, validate=validate.Length(max=254),
-                                 metadata={"description": "Adresse e-mail de contact"})
-    town = fields.String(required=True, validate=_known_town,
-                         metadata={"description": "Code INSEE d'une commune du territoire", "example": "94080"})
-    location = fields.Nested(VolunteerLocationSchema, required=True, metadata={
-        "description": "Lieu d'accueil, à 5 km au plus du centre de la commune indiquée"})
-    action_types = fields.List(
-        fields.String(validate=ACTION_TYPE), required=True,
-        validate=[validate.Length(min=1, error="Indiquez au moins un type d'action."), _unique],
-        metadata={"description": f"Actions proposées : {ACTION_CHOICES}"})
-    max_distance_km = fields.Float(
-        load_default=DEFAULT_MAX_DISTANCE_KM, error_messages=NUMBER,
-        validate=validate.Range(0, MAX_DISTANCE_KM, min_inclusive=False,
-                                error=f"Doit être supérieur à 0 et au plus {MAX_DISTANCE_KM:g} km."),
-        metadata={"description": "Distance maximale de déplacement, en km"})
-    created_at = fields.DateTime(dump_only=True)
-
-    @validates_schema(skip_on_field_errors=False)
-    def location_in_town(self, data, **kwargs) -> None:
-        if "town" in data and isinstance(data.get("location"), Location):  # both valid so far
-            try:
-                check_location(_deps().territory.towns[data["town"]], data["location"])
-            except InvalidPlace as exc:
-                raise ValidationError(str(exc), field_name=exc.field) from exc
-
-    @post_load
-    def to_command(self, data, **kwargs) -> RegisterVolunteer:
-        return RegisterVolunteer(**data)
-
-
-class VolunteerQuerySchema(Schema):
-    town = fields.String(validate=_known_town, metadata={"description": "Code INSEE de la commune"})
-    action_type = fields.String(validate=ACTION_TYPE)
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
-
-
-blp = Blueprint("volunteers", __name__, url_prefix="/api/v1/volunteers",
-                description="Engagements des professionnels volontaires")
-
-
-@blp.route("")
-class Volunteers(MethodView):
-    @blp.arguments(VolunteerQuerySchema, location="query")
-    @blp.response(200, VolunteerSchema(many=True))
-    def get(self, query):
-        """Lister les engagements (les plus récents d'abord)"""
-        return _deps().uow_factory().volunteers.list(**query)
-
-    @blp.arguments(VolunteerSchema)
-    @blp.response(201, VolunteerSchema)
-    def post(self, command: RegisterVolunteer):
-        """Enregistrer l'engagement d'un professionnel"""
-        volunteer = handlers.register_volunteer(command, _deps().uow_factory())
-        return volunteer, {"Location": url_for(".VolunteerById", volunteer_id=volunteer.volunteer_id)}
-
-
-@blp.route("/<volunteer_id>")
-class VolunteerById(MethodView):
-    @blp.response(200, VolunteerSchema)
-    @blp.alt_response(404, description="Engagement introuvable")
-    def get(self, volunteer_id: str):
-        """Lire un engagement"""
-        volunteer = _deps().uow_factory().volunteers.get(volunteer_id)
-        if volunteer is None:
-            abort(404, message="Engagement introuvable.")
-        return volunteer
-
-
-# --- The directory of actors ("Vitawiners") ------------------------------------------------------
 
 def _choices(labels: dict) -> str:
     return ", ".join(f"{code} ({label})" for code, label in labels.items())
@@ -188,6 +85,428 @@ class BoundingBoxField(fields.String):
         except InvalidValue as exc:
             raise ValidationError(str(exc)) from exc
 
+
+@dataclass(frozen=True)
+class Dependencies:
+    uow_factory: Callable
+    territory: Territory
+    rome: RomeReference
+    today: Callable[[], date] = lambda: datetime.now(timezone.utc).date()
+
+
+def _deps() -> Dependencies:
+    return current_app.extensions[bootstrap.SERVICE]
+
+
+def _known_town(code: str) -> None:
+    try:
+        _deps().territory.town(code)
+    except InvalidPlace as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+def _unique(values: list) -> None:
+    if len(set(values)) != len(values):
+        raise ValidationError("Chaque type d'action ne doit figurer qu'une fois.")
+
+
+class VolunteerLocationSchema(Schema):
+    lat = fields.Float(required=True, validate=validate.Range(-90, 90), error_messages=NUMBER,
+                       metadata={"description": "Latitude (WGS 84)", "example": 48.8475})
+    lon = fields.Float(required=True, validate=validate.Range(-180, 180), error_messages=NUMBER,
+                       metadata={"description": "Longitude (WGS 84)", "example": 2.4392})
+
+    @post_load
+    def to_location(self, data, **kwargs) -> Location:
+        return Location(**data)
+
+
+def _choice(labels: dict, unknown: str) -> validate.OneOf:
+    """One of `labels`' keys; `unknown` starts the French message ("Public inconnu")."""
+    return validate.OneOf(labels, error=f"{unknown} ; valeurs possibles : {_choices(labels)}.")
+
+
+def _count(description: str, maximum: int = MAX_COUNT, **kwargs) -> fields.Integer:
+    """A whole number from 1 to `maximum` (a boolean, a string or 2.5 is refused)."""
+    return fields.Integer(strict=True, validate=validate.Range(
+        1, maximum, error=f"Nombre entier entre 1 et {maximum} attendu."),
+        error_messages={"invalid": "Nombre entier attendu."}, metadata={"description": description}, **kwargs)
+
+
+def _list_of(field: fields.Field, maximum: int, plural: str, singular: str, **kwargs) -> fields.List:
+    """A list of at most `maximum` distinct items."""
+    return fields.List(field, validate=[
+        validate.Length(max=maximum, error=f"Au plus {maximum} {plural}."),
+        _distinct(f"Chaque {singular} ne doit figurer qu'une fois.")], **kwargs)
+
+
+class RomeCode(fields.String):
+    """A ROME code, checked against the reference: loads as a RomeJob (code and French label),
+    dumps as its code."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> RomeJob:
+        try:
+            return _deps().rome.job(super()._deserialize(value, attr, data, **kwargs))
+        except InvalidValue as exc:
+            raise ValidationError(str(exc)) from exc
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value.code if isinstance(value, RomeJob) else value
+
+
+class FutureDate(fields.Date):
+    """An ISO date (AAAA-MM-JJ) after today; dumps a stored ISO string as it is."""
+    default_error_messages = {"invalid": "Date invalide : format attendu AAAA-MM-JJ (ex. 2027-03-18)."}
+
+    def _deserialize(self, value, attr, data, **kwargs) -> date:
+        day = super()._deserialize(value, attr, data, **kwargs)
+        past = check_job_fair_dates([day], _deps().today())
+        if past:
+            raise ValidationError(past[0])
+        return day
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value if isinstance(value, str) else super()._serialize(value, attr, obj, **kwargs)
+
+
+class RomeJobSchema(Schema):
+    code = fields.String(metadata={"example": "D1102"})
+    label = fields.String(metadata={"description": "Intitulé ROME, en français", "example": "Boulanger / Boulangère"})
+
+
+class ActionSettingsSchema(Schema):
+    """Settings every action has. Each action type's schema adds its own; an omitted setting takes
+    its default. Unknown settings are refused."""
+    action_type: str = ""
+
+    rome_codes = _list_of(RomeCode(), 20, "codes ROME", "code ROME", metadata={
+        "description": "Métiers concernés : codes du référentiel ROME de France Travail", "example": ["D1102"]})
+    rome_jobs = fields.List(fields.Nested(RomeJobSchema), dump_only=True, metadata={
+        "description": "Les codes ROME avec leur intitulé en français"})
+    audience = fields.String(validate=_choice(AUDIENCES, "Public inconnu"), metadata={
+        "description": f"Public : {_choices(AUDIENCES)} ; par défaut {DEFAULT_AUDIENCE}"})
+    modality = fields.String(validate=_choice(MODALITIES, "Modalité inconnue"), metadata={
+        "description": f"Modalité : {_choices(MODALITIES)} ; par défaut selon l'action : "
+                       f"{', '.join(f'{k} → {v}' for k, v in DEFAULT_MODALITY.items())}"})
+    max_distance_km = fields.Float(
+        error_messages=NUMBER,
+        validate=validate.Range(0, MAX_DISTANCE_KM, min_inclusive=False,
+                                error=f"Doit être supérieur à 0 et au plus {MAX_DISTANCE_KM:g} km."),
+        metadata={"description": "Distance maximale pour cette action (remplace celle de l'engagement)"})
+    weekly_contact_cap = _count(f"Nombre maximal de mises en relation par semaine (par défaut "
+                                f"{DEFAULT_WEEKLY_CONTACT_CAP})")
+
+    @post_load
+    def to_settings(self, data, **kwargs) -> ActionSettings:
+        return ActionSettings.build(self.action_type, rome_jobs=data.pop("rome_codes", ()), **data)
+
+
+class TestimonySettingsSchema(ActionSettingsSchema):
+    """Témoignage métier : les réglages communs seulement."""
+    action_type = "testimony"
+
+
+class InterventionSettingsSchema(ActionSettingsSchema):
+    """Intervention en classe."""
+    action_type = "intervention"
+    topics = _list_of(fields.String(validate=validate.Length(1, 100)), 20, "thèmes", "thème", metadata={
+        "description": "Thèmes proposés", "example": ["métiers de bouche", "hygiène alimentaire"]})
+
+
+class InternshipSettingsSchema(ActionSettingsSchema):
+    """Stage."""
+    action_type = "internship"
+    capacity_per_period = _count("Stagiaires accueillis par période (par défaut 1)")
+    levels = _list_of(fields.String(validate=LEVEL), len(LEVELS), "niveaux", "niveau", metadata={
+        "description": f"Niveaux accueillis : {_choices(LEVELS)} ; aucun = tous", "example": ["3e", "2nde"]})
+    periods = _list_of(Normalised(normalise_iso_week), 104, "semaines", "semaine", metadata={
+        "description": "Semaines ISO d'accueil (« 2027-W24 »)", "example": ["2027-W24", "2027-W25"]})
+
+    @validates_schema(skip_on_field_errors=True)
+    def levels_of_the_audience(self, data, **kwargs) -> None:
+        reason = check_levels_for_audience(data.get("levels", []), data.get("audience", DEFAULT_AUDIENCE))
+        if reason:
+            raise ValidationError(reason, "levels")
+
+
+class ApprenticeshipSettingsSchema(ActionSettingsSchema):
+    """Alternance."""
+    action_type = "apprenticeship"
+    diplomas = _list_of(fields.String(validate=_choice(DIPLOMAS, "Diplôme inconnu")), len(DIPLOMAS), "diplômes", "diplôme", metadata={
+        "description": f"Diplômes préparés : {_choices(DIPLOMAS)}", "example": ["CAP", "Bac pro"]})
+    places = _count("Places en alternance (par défaut 1)")
+
+
+class MentoringSettingsSchema(ActionSettingsSchema):
+    """Mentorat."""
+    action_type = "mentoring"
+    duration_months = fields.Integer(strict=True, validate=validate.Range(
+        *MENTORING_MONTHS, error=f"Nombre de mois entre {MENTORING_MONTHS[0]} et {MENTORING_MONTHS[1]} attendu."),
+        error_messages={"invalid": "Nombre entier attendu."},
+        metadata={"description": "Durée du mentorat en mois, de 1 à 24 (par défaut 6)"})
+    mentees = _count("Élèves mentorés en même temps (par défaut 1)")
+
+
+class JobFairSettingsSchema(ActionSettingsSchema):
+    """Forum des métiers : des dates, ou une participation sur demande (l'un ou l'autre)."""
+    action_type = "job_fair"
+    dates = _list_of(FutureDate(), 20, "dates", "date", metadata={
+        "description": "Dates de participation (AAAA-MM-JJ, dans le futur)", "example": ["2027-03-18"]})
+    on_request = fields.Boolean(metadata={
+        "description": "Vrai : participe aux forums sur demande, sans date fixée (par défaut, sans dates)"})
+
+    @validates_schema(skip_on_field_errors=True)
+    def dates_or_on_request(self, data, **kwargs) -> None:
+        dates, on_request = data.get("dates"), data.get("on_request")
+        if dates and on_request:
+            raise ValidationError("Indiquez soit des dates, soit on_request: true, pas les deux.", "on_request")
+        if not dates and on_request is not True and (dates is not None or on_request is False):
+            raise ValidationError("Indiquez au moins une date, ou on_request: true.", "dates")
+
+
+ACTION_SETTINGS_SCHEMAS: dict[str, type[ActionSettingsSchema]] = {
+    schema.action_type: schema for schema in (
+        TestimonySettingsSchema, InterventionSettingsSchema, InternshipSettingsSchema,
+        ApprenticeshipSettingsSchema, MentoringSettingsSchema, JobFairSettingsSchema)}
+assert set(ACTION_SETTINGS_SCHEMAS) == set(ACTION_TYPES) == set(SPECIFIC_DEFAULTS)
+
+
+class ActionsSchema(Schema):
+    """The settings of each action, keyed by action type (each key among action_types; an
+    action type without an entry gets the defaults)."""
+    error_messages = {"unknown": f"Type d'action inconnu ; valeurs possibles : {', '.join(ACTION_TYPES)}."}
+    testimony = fields.Nested(TestimonySettingsSchema, metadata={"description": ACTION_TYPES["testimony"]})
+    intervention = fields.Nested(InterventionSettingsSchema, metadata={"description": ACTION_TYPES["intervention"]})
+    internship = fields.Nested(InternshipSettingsSchema, metadata={"description": ACTION_TYPES["internship"]})
+    apprenticeship = fields.Nested(ApprenticeshipSettingsSchema,
+                                   metadata={"description": ACTION_TYPES["apprenticeship"]})
+    mentoring = fields.Nested(MentoringSettingsSchema, metadata={"description": ACTION_TYPES["mentoring"]})
+    job_fair = fields.Nested(JobFairSettingsSchema, metadata={"description": ACTION_TYPES["job_fair"]})
+
+    @post_load
+    def by_type(self, data, **kwargs) -> dict[str, ActionSettings]:
+        return dict(data)
+
+
+def _registered_organisation(actor_id: str) -> None:
+    actor = _deps().uow_factory().actors.get(actor_id)
+    if actor is None:
+        raise ValidationError("Acteur inconnu de l'annuaire : inscrivez d'abord l'organisation (/api/v1/actors).")
+    if actor["kind"] not in ORGANISATION_KINDS:
+        raise ValidationError("L'acteur indiqué n'est pas une organisation (entreprise, artisan, collectivité, "
+                              "association, établissement public, organisation partenaire).")
+
+
+def _not_pledged(action_types, actions) -> dict[str, list[str]]:
+    """Settings given for action types the pledge does not offer: {type: [French reason]}."""
+    return {key: [f"Action absente de action_types : ajoutez « {key} » à action_types ou retirez ces réglages."]
+            for key in actions if key not in action_types}
+
+
+class VolunteerSchema(Schema):
+    volunteer_id = fields.String(dump_only=True, metadata={"example": "vol-0b7c1d2e"})
+    organisation_name = fields.String(required=True, validate=validate.Length(1, 200),
+                                      metadata={"description": "Nom de l'entreprise ou de l'organisme"})
+    contact_email = fields.Email(required=True, validate=validate.Length(max=254),
+                                 metadata={"description": "Adresse e-mail de contact"})
+    town = fields.String(required=True, validate=_known_town,
+                         metadata={"description": "Code INSEE d'une commune du territoire", "example": "94080"})
+    location = fields.Nested(VolunteerLocationSchema, required=True, metadata={
+        "description": "Lieu d'accueil, à 5 km au plus du centre de la commune indiquée"})
+    action_types = fields.List(
+        fields.String(validate=ACTION_TYPE), required=True,
+        validate=[validate.Length(min=1, error="Indiquez au moins un type d'action."), _unique],
+        metadata={"description": f"Actions proposées : {ACTION_CHOICES}"})
+    max_distance_km = fields.Float(
+        load_default=DEFAULT_MAX_DISTANCE_KM, error_messages=NUMBER,
+        validate=validate.Range(0, MAX_DISTANCE_KM, min_inclusive=False,
+                                error=f"Doit être supérieur à 0 et au plus {MAX_DISTANCE_KM:g} km."),
+        metadata={"description": "Distance maximale de déplacement, en km"})
+    actor_id = fields.String(validate=[validate.Length(1, 64), _registered_organisation], metadata={
+        "description": "Identifiant de l'organisation dans l'annuaire des acteurs, si elle y est inscrite",
+        "example": "act-0b7c1d2e3f40516273849a0b1c2d3e4f"})
+    actions = fields.Nested(ActionsSchema, metadata={
+        "description": "Réglages de chaque action, par type d'action (chaque clé parmi action_types ; une "
+                       "action sans réglages prend les valeurs par défaut)"})
+    status = fields.String(dump_only=True, metadata={"description": f"Statut : {_choices(STATUSES)}"})
+    version = fields.Integer(dump_only=True, metadata={
+        "description": "Version de l'engagement : 1 à l'inscription, + 1 à chaque changement"})
+    created_at = fields.DateTime(dump_only=True)
+    updated_at = fields.DateTime(dump_only=True)
+    withdrawn_at = fields.DateTime(dump_only=True)
+
+    @validates_schema(skip_on_field_errors=False)
+    def location_in_town(self, data, **kwargs) -> None:
+        if "town" in data and isinstance(data.get("location"), Location):  # both valid so far
+            try:
+                check_location(_deps().territory.towns[data["town"]], data["location"])
+            except InvalidPlace as exc:
+                raise ValidationError(str(exc), field_name=exc.field) from exc
+
+    @validates_schema(skip_on_field_errors=False)
+    def actions_are_pledged(self, data, **kwargs) -> None:
+        if "action_types" in data and data.get("actions"):
+            not_pledged = _not_pledged(data["action_types"], data["actions"])
+            if not_pledged:
+                raise ValidationError({"actions": not_pledged})
+
+    @post_load
+    def to_command(self, data, **kwargs) -> RegisterVolunteer:
+        return RegisterVolunteer(**data)
+
+
+class VolunteerPatchSchema(VolunteerSchema):
+    """Any field of a pledge, at least one; each checked as at registration. An entry of `actions`
+    replaces that action's settings whole; the other actions keep theirs. `actor_id: null`
+    unlinks the organisation."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required, field.load_default = False, missing
+        self.fields["actor_id"].allow_none = True
+
+    @validates_schema(pass_original=True)
+    def something_to_change(self, data, original, **kwargs) -> None:
+        if isinstance(original, Mapping) and not original:
+            raise ValidationError("Indiquez au moins un champ à modifier.")
+
+    # The rules across fields need the stored pledge: the view checks them (`_patch_errors`).
+    def location_in_town(self, data, **kwargs) -> None: ...
+    def actions_are_pledged(self, data, **kwargs) -> None: ...
+
+    @post_load
+    def to_command(self, data, **kwargs) -> dict:
+        return data
+
+
+def _patch_errors(changes: dict, stored: dict) -> dict:
+    """The rules across fields, on the pledge as it would be after `changes`."""
+    errors: dict = {}
+    if "town" in changes or "location" in changes:
+        town = changes.get("town", stored["town"])
+        location = changes.get("location") or Location(stored["location"]["lat"], stored["location"]["lon"])
+        try:
+            check_location(_deps().territory.towns[town], location)
+        except InvalidPlace as exc:
+            errors[exc.field if "location" in changes else "town"] = [str(exc)]
+    not_pledged = _not_pledged(changes.get("action_types", stored["action_types"]), changes.get("actions") or {})
+    if not_pledged:
+        errors["actions"] = not_pledged
+    return errors
+
+
+class VolunteerQuerySchema(Schema):
+    town = fields.String(validate=_known_town, metadata={"description": "Code INSEE de la commune"})
+    action_type = fields.String(validate=ACTION_TYPE)
+    status = fields.String(validate=_choice(STATUSES, "Statut inconnu"), metadata={
+        "description": f"Statut : {_choices(STATUSES)} (par défaut, tous)"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+
+
+blp = Blueprint("volunteers", __name__, url_prefix="/api/v1/volunteers",
+                description="Engagements des professionnels volontaires")
+
+
+@blp.route("")
+class Volunteers(MethodView):
+    @blp.arguments(VolunteerQuerySchema, location="query")
+    @blp.response(200, VolunteerSchema(many=True))
+    def get(self, query):
+        """Lister les engagements (les plus récents d'abord)"""
+        return _deps().uow_factory().volunteers.list(**query)
+
+    @blp.arguments(VolunteerSchema)
+    @blp.response(201, VolunteerSchema)
+    def post(self, command: RegisterVolunteer):
+        """Enregistrer l'engagement d'un professionnel
+
+        Un engagement par professionnel, avec plusieurs actions : `action_types` les liste, `actions`
+        donne les réglages de chacune (métiers ROME, public, modalité, distance, plafond de mises
+        en relation par semaine, puis ceux propres au type d'action). Une action sans réglages
+        prend les valeurs par défaut. L'engagement commence actif, en version 1."""
+        pledge = handlers.register_volunteer(command, _deps().uow_factory())
+        return pledge.to_document(), {"Location": url_for(".VolunteerById", volunteer_id=pledge.volunteer_id)}
+
+
+NOT_FOUND = "Engagement introuvable."
+
+
+def _lifecycle(change: Callable, volunteer_id: str):
+    try:
+        return change(volunteer_id, _deps().uow_factory()).to_document()
+    except handlers.VolunteerNotFound:
+        abort(404, message=NOT_FOUND)
+    except PledgeConflict as exc:
+        abort(409, message=str(exc))
+    except handlers.ConcurrentChange:
+        abort(409, message="L'engagement a été modifié entre-temps : relisez-le puis recommencez.")
+
+
+@blp.route("/<volunteer_id>")
+class VolunteerById(MethodView):
+    @blp.response(200, VolunteerSchema)
+    @blp.alt_response(404, description="Engagement introuvable")
+    def get(self, volunteer_id: str):
+        """Lire un engagement (avec son statut : active, paused ou withdrawn)"""
+        volunteer = _deps().uow_factory().volunteers.get(volunteer_id)
+        if volunteer is None:
+            abort(404, message=NOT_FOUND)
+        return volunteer
+
+    @blp.arguments(VolunteerPatchSchema)
+    @blp.response(200, VolunteerSchema)
+    @blp.alt_response(404, description="Engagement introuvable")
+    @blp.alt_response(409, description="Engagement retiré, ou modifié entre-temps")
+    def patch(self, changes: dict, volunteer_id: str):
+        """Modifier un engagement
+
+        N'importe quel champ, au moins un, vérifié comme à l'inscription. Une entrée de `actions`
+        remplace tous les réglages de cette action ; les autres actions gardent les leurs. Un
+        type d'action retiré de `action_types` perd ses réglages. Chaque modification augmente
+        la version de 1 ; un engagement retiré ne se modifie plus (409)."""
+        stored = _deps().uow_factory().volunteers.get(volunteer_id)
+        if stored is None:
+            abort(404, message=NOT_FOUND)
+        if stored.get("status") == "withdrawn":
+            abort(409, message="L'engagement a été retiré : il ne peut plus être modifié.")
+        errors = _patch_errors(changes, stored)
+        if errors:
+            abort(422, errors={"json": errors})
+        return _lifecycle(lambda vid, uow: handlers.update_volunteer(vid, changes, uow), volunteer_id)
+
+    @blp.response(204)
+    @blp.alt_response(404, description="Engagement introuvable")
+    @blp.alt_response(409, description="Engagement déjà retiré")
+    def delete(self, volunteer_id: str):
+        """Retirer un engagement
+
+        Définitif : l'engagement passe au statut withdrawn, reste lisible pour l'historique et
+        n'est plus proposé. Un second retrait répond 409."""
+        _lifecycle(handlers.withdraw_volunteer, volunteer_id)
+
+
+@blp.route("/<volunteer_id>/pause")
+class VolunteerPause(MethodView):
+    @blp.response(200, VolunteerSchema)
+    @blp.alt_response(404, description="Engagement introuvable")
+    @blp.alt_response(409, description="Engagement déjà en pause, ou retiré")
+    def post(self, volunteer_id: str):
+        """Mettre un engagement en pause (il n'est plus proposé jusqu'à sa reprise)"""
+        return _lifecycle(handlers.pause_volunteer, volunteer_id)
+
+
+@blp.route("/<volunteer_id>/resume")
+class VolunteerResume(MethodView):
+    @blp.response(200, VolunteerSchema)
+    @blp.alt_response(404, description="Engagement introuvable")
+    @blp.alt_response(409, description="Engagement déjà actif, ou retiré")
+    def post(self, volunteer_id: str):
+        """Reprendre un engagement en pause"""
+        return _lifecycle(handlers.resume_volunteer, volunteer_id)
+
+
+# --- The directory of actors ("Vitawiners") ------------------------------------------------------
 
 class ActorLocationSchema(VolunteerLocationSchema):
     """A place (WGS 84)."""
@@ -522,12 +841,14 @@ def _document_by_kind(api: Api) -> None:
 
 
 def create_app(settings: Settings | None = None, uow_factory: Callable | None = None,
-               territory: Territory | None = None) -> Flask:
+               territory: Territory | None = None, rome: RomeReference | None = None,
+               today: Callable[[], date] | None = None) -> Flask:
     settings = settings or bootstrap.settings()
     app = Flask(__name__)
     app.config.update(web.openapi_settings("Vitawin actors", DESCRIPTION))
-    app.extensions[bootstrap.SERVICE] = Dependencies(
-        uow_factory or bootstrap.unit_of_work_factory(settings), territory or bootstrap.territory())
+    dependencies = Dependencies(uow_factory or bootstrap.unit_of_work_factory(settings),
+                                territory or bootstrap.territory(), rome or bootstrap.rome())
+    app.extensions[bootstrap.SERVICE] = dependencies if today is None else replace(dependencies, today=today)
     api = Api(app)
     api.register_blueprint(blp)
     api.register_blueprint(actors_blp)

@@ -9,7 +9,8 @@ from vitawin_common import mongo, territory as territory_data
 from vitawin_common.config import Settings
 from vitawin_common.territory import Territory
 
-from vitawin_actors.adapters import MongoUnitOfWork
+from vitawin_actors.adapters import MongoUnitOfWork, load_rome_reference
+from vitawin_actors.domain import RomeReference
 
 SERVICE = "actors"
 
@@ -33,3 +34,8 @@ def ensure_indexes(settings: Settings) -> None:
 
 def ready(settings: Settings) -> Callable[[], bool]:
     return lambda: mongo.ping(settings)
+
+
+def rome() -> RomeReference:
+    """The ROME reference shipped with the service (read once per process)."""
+    return load_rome_reference()

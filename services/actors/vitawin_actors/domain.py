@@ -6,8 +6,10 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timezone
+from typing import Any
 
 from stdnum import exceptions as stdnum_exceptions
 from stdnum.fr import siret as stdnum_siret
@@ -42,6 +44,8 @@ class RegisterVolunteer:
     location: Location
     action_types: list[str]
     max_distance_km: float = DEFAULT_MAX_DISTANCE_KM
+    actor_id: str | None = None  # the registered organisation in the directory, if any
+    actions: Mapping[str, "ActionSettings"] = field(default_factory=dict)  # per action type; see Pledge
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,9 @@ class Volunteer:
         )
 
     def event_data(self) -> dict:
-        """The data of fr.vitawin.volunteer.registered.v1."""
+        """The fields every volunteer event carries about the professional (the data of
+        fr.vitawin.volunteer.registered.v1 before pledges had per-action settings; `Pledge` adds
+        actor_id, actions, status and version)."""
         return {
             "volunteer_id": self.volunteer_id,
             "organisation_name": self.organisation_name,
@@ -363,3 +369,307 @@ def to_feature(doc: dict) -> dict:
 
 def feature_collection(docs) -> dict:
     return {"type": "FeatureCollection", "features": [to_feature(doc) for doc in docs]}
+
+
+# --- Pledges: per-action settings and lifecycle ----------------------------------------------------
+# A pledge is one profile per professional (a `Volunteer`) with one `ActionSettings` per action
+# type it offers, a status (active, paused, withdrawn) and a version that grows by one with each
+# change and travels in every volunteer event, so that a consumer can drop a stale update.
+
+AUDIENCES = {"college": "collège", "lycee": "lycée", "all": "collège et lycée"}
+MODALITIES = {"on_site": "chez le professionnel", "in_class": "dans l'établissement scolaire",
+              "remote": "à distance"}
+DEFAULT_AUDIENCE = "all"
+DEFAULT_MODALITY = {"testimony": "in_class", "intervention": "in_class", "internship": "on_site",
+                    "apprenticeship": "on_site", "mentoring": "on_site", "job_fair": "in_class"}
+DEFAULT_WEEKLY_CONTACT_CAP = 5
+MAX_COUNT = 100  # upper bound of every count a pledge gives (contacts a week, places, mentees...)
+COLLEGE_LEVELS = ("6e", "5e", "4e", "3e")
+LYCEE_LEVELS = ("2nde", "1re", "Tle", "CAP1", "CAP2")
+DIPLOMAS = {
+    "CAP": "certificat d'aptitude professionnelle",
+    "BP": "brevet professionnel",
+    "MC": "mention complémentaire",
+    "Bac pro": "baccalauréat professionnel",
+    "BTS": "brevet de technicien supérieur",
+    "BUT": "bachelor universitaire de technologie",
+    "Licence pro": "licence professionnelle",
+    "Titre pro": "titre professionnel",
+    "Diplôme d'ingénieur": "diplôme d'ingénieur",
+    "Master": "master",
+}
+MENTORING_MONTHS = (1, 24)
+# What each action type has besides the common settings, with its defaults (an action type in
+# action_types that the pledge gives no settings for gets all of these).
+SPECIFIC_DEFAULTS: dict[str, dict[str, Any]] = {
+    "testimony": {},
+    "intervention": {"topics": []},
+    "internship": {"capacity_per_period": 1, "levels": [], "periods": []},
+    "apprenticeship": {"diplomas": [], "places": 1},
+    "mentoring": {"duration_months": 6, "mentees": 1},
+    "job_fair": {"dates": [], "on_request": True},
+}
+STATUSES = {"active": "actif", "paused": "en pause", "withdrawn": "retiré"}
+ROME_CODE = re.compile(r"^[A-N][0-9]{4}$")
+
+
+class PledgeConflict(Exception):
+    """A lifecycle change the pledge's status forbids (French message, for a 409)."""
+
+
+@dataclass(frozen=True)
+class RomeJob:
+    code: str
+    label: str
+
+
+class RomeReference:
+    """The ROME job sheets: code → French label (loaded by the adapters from data/rome.json)."""
+
+    def __init__(self, labels: Mapping[str, str], source: str = ""):
+        self.labels = dict(labels)
+        self.source = source
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def job(self, value: str) -> RomeJob:
+        """The job of a ROME code ("d1102 " is read as "D1102"); InvalidValue (French) if the code
+        is malformed or not in the reference."""
+        code = value.strip().upper()
+        if not ROME_CODE.match(code):
+            raise InvalidValue("Code ROME invalide : une lettre de A à N suivie de 4 chiffres attendue "
+                               "(ex. D1102).")
+        if code not in self.labels:
+            raise InvalidValue(f"Code ROME inconnu du référentiel ROME : {code}.")
+        return RomeJob(code, self.labels[code])
+
+
+def check_levels_for_audience(levels, audience: str) -> str | None:
+    """French reason when internship levels do not belong to the action's audience, else None."""
+    allowed = {"college": COLLEGE_LEVELS, "lycee": LYCEE_LEVELS}.get(audience)
+    if allowed is None:
+        return None
+    outside = [level for level in levels if level not in allowed]
+    if outside:
+        return (f"Niveaux hors du public choisi ({AUDIENCES[audience]}) : {', '.join(outside)} ; "
+                f"niveaux possibles : {', '.join(allowed)}.")
+    return None
+
+
+def check_job_fair_dates(dates, today: date) -> dict[int, str]:
+    """Job fair dates that are not in the future: {index: French reason}."""
+    return {i: f"La date doit être dans le futur (après le {today:%d/%m/%Y})."
+            for i, day in enumerate(dates) if day <= today}
+
+
+def _copy(value):
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+@dataclass(frozen=True)
+class ActionSettings:
+    """What a volunteer sets for one action: the common settings, then those of its type
+    (`specific`, keys of SPECIFIC_DEFAULTS[action_type]). Build it with `build`, which fills the
+    defaults; `max_distance_km` None means the pledge's own."""
+    action_type: str
+    rome_jobs: tuple[RomeJob, ...]
+    audience: str
+    modality: str
+    max_distance_km: float | None
+    weekly_contact_cap: int
+    specific: Mapping[str, Any]
+
+    @classmethod
+    def build(cls, action_type: str, *, rome_jobs=(), audience: str | None = None, modality: str | None = None,
+              max_distance_km: float | None = None, weekly_contact_cap: int | None = None,
+              **specific) -> "ActionSettings":
+        if action_type not in SPECIFIC_DEFAULTS:
+            raise ValueError(f"unknown action type {action_type!r}")
+        unknown = set(specific) - set(SPECIFIC_DEFAULTS[action_type])
+        if unknown:
+            raise ValueError(f"{action_type} has no setting {sorted(unknown)}")
+        values = {key: _copy(value) for key, value in SPECIFIC_DEFAULTS[action_type].items()}
+        values.update({key: _copy(value) for key, value in specific.items()})
+        if action_type == "job_fair":
+            if values["dates"] and "on_request" not in specific:
+                values["on_request"] = False  # dates given: the fair is on those dates
+            values["dates"] = sorted({day if isinstance(day, str) else day.isoformat() for day in values["dates"]})
+        if action_type == "internship":
+            values["periods"] = sorted(values["periods"])
+        return cls(action_type=action_type, rome_jobs=tuple(rome_jobs),
+                   audience=audience or DEFAULT_AUDIENCE, modality=modality or DEFAULT_MODALITY[action_type],
+                   max_distance_km=None if max_distance_km is None else float(max_distance_km),
+                   weekly_contact_cap=DEFAULT_WEEKLY_CONTACT_CAP if weekly_contact_cap is None else weekly_contact_cap,
+                   specific=values)
+
+    @property
+    def rome_codes(self) -> tuple[str, ...]:
+        return tuple(job.code for job in self.rome_jobs)
+
+    def to_plain(self) -> dict:
+        """The stored and published form (JSON and BSON friendly): the ROME codes, their labels,
+        the common settings (max_distance_km only when the action has its own), then the
+        settings of its type."""
+        plain = {"rome_codes": list(self.rome_codes),
+                 "rome_jobs": [{"code": job.code, "label": job.label} for job in self.rome_jobs],
+                 "audience": self.audience, "modality": self.modality}
+        if self.max_distance_km is not None:
+            plain["max_distance_km"] = self.max_distance_km
+        plain["weekly_contact_cap"] = self.weekly_contact_cap
+        return {**plain, **{key: _copy(value) for key, value in self.specific.items()}}
+
+    @classmethod
+    def from_plain(cls, action_type: str, plain: Mapping[str, Any]) -> "ActionSettings":
+        labels = {job["code"]: job["label"] for job in plain.get("rome_jobs", [])}
+        settings = {key: value for key, value in plain.items() if key not in ("rome_codes", "rome_jobs")}
+        return cls.build(action_type, rome_jobs=[RomeJob(code, labels.get(code, code))
+                                                 for code in plain.get("rome_codes", [])], **settings)
+
+
+def complete_actions(action_types, given: Mapping[str, ActionSettings]) -> dict[str, ActionSettings]:
+    """One ActionSettings per action type, in the order of action_types: the given one, or the
+    defaults. Settings for a type that is not in action_types are an error (the API refuses them
+    first, in French, naming the field)."""
+    extra = set(given) - set(action_types)
+    if extra:
+        raise ValueError(f"settings for action types not pledged: {sorted(extra)}")
+    return {action_type: given.get(action_type) or ActionSettings.build(action_type)
+            for action_type in action_types}
+
+
+def _ms(moment: datetime) -> datetime:
+    """UTC, to the millisecond (what MongoDB keeps)."""
+    if moment.tzinfo is None:  # BSON dates come back naive, in UTC
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _iso(moment: datetime) -> str:
+    return _ms(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+VOLUNTEER_FIELDS = ("organisation_name", "contact_email", "town", "location", "action_types", "max_distance_km")
+EDITABLE_FIELDS = (*VOLUNTEER_FIELDS, "actor_id", "actions")
+
+
+@dataclass(frozen=True)
+class Pledge:
+    """A volunteer's pledge and its lifecycle: active ⇄ paused, then withdrawn (for good: kept for
+    history, never edited again). Each change gives a new Pledge with `version` + 1."""
+    volunteer: Volunteer
+    actions: Mapping[str, ActionSettings]
+    actor_id: str | None = None
+    status: str = "active"
+    version: int = 1
+    updated_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+
+    @property
+    def volunteer_id(self) -> str:
+        return self.volunteer.volunteer_id
+
+    @classmethod
+    def register(cls, command: RegisterVolunteer, now: datetime | None = None) -> "Pledge":
+        volunteer = Volunteer.register(command, now)
+        return cls(volunteer=volunteer, actions=complete_actions(command.action_types, command.actions),
+                   actor_id=command.actor_id, updated_at=volunteer.created_at)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def edit(self, changes: Mapping[str, Any], now: datetime | None = None) -> "Pledge":
+        """The pledge with `changes` (any of EDITABLE_FIELDS, already validated) applied. Given
+        `actions` entries replace that action's settings whole (what they omit takes its default);
+        the other actions keep theirs; an action type removed from action_types loses its
+        settings, one added gets the defaults. `actor_id` None unlinks the organisation. Returns
+        self when nothing changes (no new version)."""
+        self._refuse_if_withdrawn("modifié")
+        unknown = set(changes) - set(EDITABLE_FIELDS)
+        if unknown:
+            raise ValueError(f"not editable: {sorted(unknown)}")
+        core = {name: changes[name] for name in VOLUNTEER_FIELDS if name in changes}
+        if "action_types" in core:
+            core["action_types"] = tuple(core["action_types"])
+        if "max_distance_km" in core:
+            core["max_distance_km"] = float(core["max_distance_km"])
+        volunteer = replace(self.volunteer, **core)
+        kept = {key: value for key, value in self.actions.items() if key in volunteer.action_types}
+        actions = complete_actions(volunteer.action_types, {**kept, **dict(changes.get("actions") or {})})
+        actor_id = changes["actor_id"] if "actor_id" in changes else self.actor_id
+        if (volunteer, actions, actor_id) == (self.volunteer, dict(self.actions), self.actor_id):
+            return self
+        return self._next(now, volunteer=volunteer, actions=actions, actor_id=actor_id)
+
+    def pause(self, now: datetime | None = None) -> "Pledge":
+        self._refuse_if_withdrawn("mis en pause")
+        if self.status == "paused":
+            raise PledgeConflict("L'engagement est déjà en pause.")
+        return self._next(now, status="paused")
+
+    def resume(self, now: datetime | None = None) -> "Pledge":
+        self._refuse_if_withdrawn("repris")
+        if self.status == "active":
+            raise PledgeConflict("L'engagement est déjà actif : seul un engagement en pause peut reprendre.")
+        return self._next(now, status="active")
+
+    def withdraw(self, now: datetime | None = None) -> "Pledge":
+        if self.status == "withdrawn":
+            raise PledgeConflict("L'engagement est déjà retiré.")
+        pledge = self._next(now, status="withdrawn")
+        return replace(pledge, withdrawn_at=pledge.updated_at)
+
+    def _refuse_if_withdrawn(self, what: str) -> None:
+        if self.status == "withdrawn":
+            raise PledgeConflict(f"L'engagement a été retiré : il ne peut plus être {what}.")
+
+    def _next(self, now: datetime | None, **changes) -> "Pledge":
+        return replace(self, version=self.version + 1, updated_at=_ms(now or datetime.now(timezone.utc)), **changes)
+
+    # --- what is stored and published ----------------------------------------------------------
+    def actions_plain(self) -> dict:
+        return {action_type: settings.to_plain() for action_type, settings in self.actions.items()}
+
+    def registered_event_data(self) -> dict:
+        """The data of fr.vitawin.volunteer.registered.v1: the professional, the organisation
+        (if any), each action's settings, and the version (1)."""
+        data = self.volunteer.event_data()
+        if self.actor_id is not None:
+            data["actor_id"] = self.actor_id
+        return {**data, "actions": self.actions_plain(), "version": self.version}
+
+    def updated_event_data(self) -> dict:
+        """The data of fr.vitawin.volunteer.updated.v1: the whole new state, status included."""
+        return {**self.registered_event_data(), "status": self.status}
+
+    def withdrawn_event_data(self) -> dict:
+        """The data of fr.vitawin.volunteer.withdrawn.v1."""
+        return {"volunteer_id": self.volunteer_id, "withdrawn_at": _iso(self.withdrawn_at), "version": self.version}
+
+    def to_document(self) -> dict:
+        doc = {**self.volunteer.to_document()}
+        if self.actor_id is not None:
+            doc["actor_id"] = self.actor_id
+        doc.update(actions=self.actions_plain(), status=self.status, version=self.version,
+                   updated_at=self.updated_at or self.volunteer.created_at)
+        if self.withdrawn_at is not None:
+            doc["withdrawn_at"] = self.withdrawn_at
+        return doc
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> "Pledge":
+        """A stored pledge. A document stored before pledges had a lifecycle (or by an import that
+        writes `Volunteer.to_document()`) is active, version 1, with default action settings."""
+        volunteer = Volunteer(
+            volunteer_id=doc["volunteer_id"], organisation_name=doc["organisation_name"],
+            contact_email=doc["contact_email"], town=doc["town"],
+            location=Location(float(doc["location"]["lat"]), float(doc["location"]["lon"])),
+            action_types=tuple(doc["action_types"]), max_distance_km=float(doc["max_distance_km"]),
+            created_at=_ms(doc["created_at"]))
+        stored = doc.get("actions") or {}
+        actions = complete_actions(volunteer.action_types, {
+            action_type: ActionSettings.from_plain(action_type, plain)
+            for action_type, plain in stored.items() if action_type in volunteer.action_types})
+        withdrawn_at = doc.get("withdrawn_at")
+        return cls(volunteer=volunteer, actions=actions, actor_id=doc.get("actor_id"),
+                   status=doc.get("status", "active"), version=int(doc.get("version", 1)),
+                   updated_at=_ms(doc.get("updated_at") or doc["created_at"]),
+                   withdrawn_at=_ms(withdrawn_at) if withdrawn_at else None)

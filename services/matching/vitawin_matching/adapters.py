@@ -25,7 +25,7 @@ from pymongo.errors import DuplicateKeyError
 from vitawin_common.outbox import Outbox
 from vitawin_common.uow import UnitOfWork
 
-from vitawin_matching.domain import BoundingBox, Location, Proposal, Request, Volunteer
+from vitawin_matching.domain import ACTIVE, WITHDRAWN, BoundingBox, Location, Proposal, Request, Volunteer, is_newer
 from vitawin_matching.handlers import ProposalExists
 
 
@@ -54,26 +54,63 @@ def _location(doc: dict) -> Location:
 
 
 class MongoVolunteers:
+    """The latest known state of each volunteer, with its `version` and `status`. A document stored
+    before versions existed is version 1 and active. A withdrawal may leave a document with no
+    more than its status and version (if it came first): it is never a candidate."""
+
     def __init__(self, db: Database):
         self.collection = db["volunteers"]
 
-    def add(self, volunteer: Volunteer) -> None:
-        doc = {"organisation_name": volunteer.organisation_name, "contact_email": volunteer.contact_email,
-               "town": volunteer.town,
-               "location": {"lat": volunteer.location.lat, "lon": volunteer.location.lon},
-               "action_types": list(volunteer.action_types), "max_distance_km": volunteer.max_distance_km,
-               "stored_at": datetime.now(timezone.utc)}
+    @staticmethod
+    def _state(volunteer: Volunteer) -> dict:
+        return {"organisation_name": volunteer.organisation_name, "contact_email": volunteer.contact_email,
+                "town": volunteer.town,
+                "location": {"lat": volunteer.location.lat, "lon": volunteer.location.lon},
+                "action_types": list(volunteer.action_types), "max_distance_km": volunteer.max_distance_km,
+                "status": volunteer.status, "version": volunteer.version}
+
+    def _holds(self, volunteer: Volunteer) -> bool:
+        """Whether the stored state is this very one: its version, and not withdrawn."""
+        doc = self.collection.find_one({"_id": volunteer.volunteer_id}, {"version": True, "status": True})
+        return (doc is not None and doc.get("status", ACTIVE) != WITHDRAWN
+                and doc.get("version", 1) == volunteer.version)
+
+    def add(self, volunteer: Volunteer) -> bool:
+        doc = {**self._state(volunteer), "stored_at": datetime.now(timezone.utc)}
         try:  # $setOnInsert: the first delivery writes, a replay changes nothing
             self.collection.update_one({"_id": volunteer.volunteer_id}, {"$setOnInsert": doc}, upsert=True)
         except DuplicateKeyError:
             pass  # the same volunteer inserted at the same moment by another worker
+        return self._holds(volunteer)
+
+    def replace(self, volunteer: Volunteer) -> bool:
+        older = [{"version": {"$lt": volunteer.version}}]
+        if is_newer(volunteer.version, None):
+            older.append({"version": {"$exists": False}})  # stored before versions existed: version 1
+        try:  # matches only an older, not withdrawn state; absent, the upsert inserts it
+            self.collection.update_one(
+                {"_id": volunteer.volunteer_id, "status": {"$ne": WITHDRAWN}, "$or": older},
+                {"$set": {**self._state(volunteer), "updated_at": datetime.now(timezone.utc)}}, upsert=True)
+        except DuplicateKeyError:
+            pass  # present but newer, the same, or withdrawn: the upsert's insert collides, nothing changes
+        return self._holds(volunteer)
+
+    def withdraw(self, volunteer_id: str, version: int) -> None:
+        update = {"$set": {"status": WITHDRAWN}, "$max": {"version": version},
+                  "$setOnInsert": {"stored_at": datetime.now(timezone.utc)}}
+        try:
+            self.collection.update_one({"_id": volunteer_id}, update, upsert=True)
+        except DuplicateKeyError:  # inserted at the same moment by another worker: now it exists
+            self.collection.update_one({"_id": volunteer_id}, update)
 
     def candidates(self, action_type: str, box: BoundingBox) -> list[Volunteer]:
+        # The status is checked here, not in the query (see _lat_band): most volunteers are active.
         docs = self.collection.find({"action_types": action_type, **_lat_band(box)})
         return [Volunteer(volunteer_id=d["_id"], organisation_name=d["organisation_name"],
                           contact_email=d["contact_email"], town=d["town"], location=_location(d),
-                          action_types=tuple(d["action_types"]), max_distance_km=d["max_distance_km"])
-                for d in docs if box.contains(_location(d))]
+                          action_types=tuple(d["action_types"]), max_distance_km=d["max_distance_km"],
+                          status=d.get("status", ACTIVE), version=d.get("version", 1))
+                for d in docs if d.get("status", ACTIVE) == ACTIVE and box.contains(_location(d))]
 
 
 class MongoRequests:

@@ -52,10 +52,17 @@ def consumer_loop(config: Settings, producer) -> ConsumerLoop:
         service=SERVICE,
         consumer=kafka.consumer(config, GROUP_ID, [contracts.topic(c) for c in CONSUMED_CHANNELS]),
         producer=producer, contracts=contracts, group_id=GROUP_ID,
-        handlers={"fr.vitawin.volunteer.registered.v1": with_new_uow(handlers.on_volunteer_registered),
-                  "fr.vitawin.request.created.v1": with_new_uow(handlers.on_request_created)},
+        handlers=event_handlers(with_new_uow),
         dead_letter_channel=DEAD_LETTER_CHANNEL, dead_letter_limit=config.dead_letter_limit,
     )
+
+
+def event_handlers(wrap) -> dict:
+    """The events matching reads, each with its handler (wrapped by `wrap`)."""
+    return {"fr.vitawin.volunteer.registered.v1": wrap(handlers.on_volunteer_registered),
+            "fr.vitawin.volunteer.updated.v1": wrap(handlers.on_volunteer_updated),
+            "fr.vitawin.volunteer.withdrawn.v1": wrap(handlers.on_volunteer_withdrawn),
+            "fr.vitawin.request.created.v1": wrap(handlers.on_request_created)}
 
 
 def outbox_relay(config: Settings, producer) -> OutboxRelay:

@@ -15,10 +15,13 @@ from datetime import datetime
 from vitawin_common.territory import EARTH_RADIUS_KM, Location, distance_km
 
 DEFAULT_TOP_K = 3
+ACTIVE, PAUSED, WITHDRAWN = "active", "paused", "withdrawn"
 
 
 @dataclass(frozen=True)
 class Volunteer:
+    """A volunteer as matching knows it: the latest state the actors service published. Only an
+    active one is a candidate; `version` orders the states (a registered event without one is 1)."""
     volunteer_id: str
     organisation_name: str
     contact_email: str
@@ -26,14 +29,27 @@ class Volunteer:
     location: Location
     action_types: tuple[str, ...]
     max_distance_km: float
+    status: str = ACTIVE
+    version: int = 1
 
     @classmethod
     def from_event(cls, data: dict) -> "Volunteer":
+        """From fr.vitawin.volunteer.registered.v1 or fr.vitawin.volunteer.updated.v1."""
         return cls(volunteer_id=data["volunteer_id"], organisation_name=data["organisation_name"],
                    contact_email=data["contact_email"], town=data["town"],
                    location=Location(float(data["location"]["lat"]), float(data["location"]["lon"])),
                    action_types=tuple(data["action_types"]),
-                   max_distance_km=float(data["max_distance_km"]))
+                   max_distance_km=float(data["max_distance_km"]),
+                   status=data.get("status", ACTIVE), version=int(data.get("version", 1)))
+
+    @property
+    def is_candidate(self) -> bool:
+        return self.status == ACTIVE
+
+
+def is_newer(version: int, stored_version: int | None) -> bool:
+    """Whether a state at `version` replaces the one stored (a stored state without a version is 1)."""
+    return version > (1 if stored_version is None else stored_version)
 
 
 @dataclass(frozen=True)
@@ -103,8 +119,8 @@ def bounding_box(center: Location, radius_km: float) -> BoundingBox:
 
 
 def match(request: Request, volunteer: Volunteer) -> Match | None:
-    """The pair, if the volunteer pledged this action and each side accepts the distance."""
-    if request.action_type not in volunteer.action_types:
+    """The pair, if the volunteer is active, pledged this action and each side accepts the distance."""
+    if not volunteer.is_candidate or request.action_type not in volunteer.action_types:
         return None
     distance = distance_km(request.location, volunteer.location)
     if distance > min(request.max_distance_km, volunteer.max_distance_km):

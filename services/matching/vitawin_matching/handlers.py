@@ -17,7 +17,17 @@ Why a redelivered event (say, after a crash before the offset commit) has no sec
   volunteer handled at the same time on another worker, can never push a request past k nor
   give two proposals the same rank.
 An event applied half-way before a crash is finished by its replay: the proposals already made
-are skipped, the missing ones are made, with the same ids and CloudEvent ids."""
+are skipped, the missing ones are made, with the same ids and CloudEvent ids.
+
+A volunteer's pledge changes (fr.vitawin.volunteer.updated.v1) and may be withdrawn
+(fr.vitawin.volunteer.withdrawn.v1). Each of its events carries the pledge's version, and the
+read model keeps the newest state only: an update replaces the stored volunteer only if its
+version is newer (a stale or repeated one changes nothing), and a withdrawal is final (no later
+event brings the volunteer back, and it holds even if it arrives before the volunteer). Only an
+active volunteer is a candidate, so a paused or withdrawn one is proposed to no new request;
+proposals already made stay as they are. A handler searches only when the read model holds the
+very state of its event (`add` and `replace` say so), which is what lets a replay finish its
+searches, and keeps an old registered event replayed after a withdrawal from proposing anyone."""
 from __future__ import annotations
 
 import logging
@@ -43,8 +53,12 @@ class ProposalExists(Exception):
 # --- ports -------------------------------------------------------------------------------------
 # `candidates` and `open_candidates` pre-filter on the bounding box; the exact test is domain.match.
 class Volunteers(Protocol):
-    def add(self, volunteer: Volunteer) -> None: ...  # insert if absent; a repeat changes nothing
-    def candidates(self, action_type: str, box: domain.BoundingBox) -> Iterable[Volunteer]: ...
+    # add: insert if absent (a repeat changes nothing). add and replace return whether the read
+    # model now holds this very state (this version, not withdrawn).
+    def add(self, volunteer: Volunteer) -> bool: ...
+    def replace(self, volunteer: Volunteer) -> bool: ...  # only over an older version, never a withdrawn one
+    def withdraw(self, volunteer_id: str, version: int) -> None: ...  # final; idempotent
+    def candidates(self, action_type: str, box: domain.BoundingBox) -> Iterable[Volunteer]: ...  # active only
 
 
 class Requests(Protocol):
@@ -75,7 +89,32 @@ class UnitOfWork(Protocol):
 # --- handlers ----------------------------------------------------------------------------------
 def on_volunteer_registered(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K) -> None:
     volunteer = domain.Volunteer.from_event(event.data)
-    uow.volunteers.add(volunteer)  # store first, then search: see the module docstring
+    if uow.volunteers.add(volunteer):  # store first, then search: see the module docstring
+        propose_to_open_requests(uow, volunteer, k)
+
+
+def on_volunteer_updated(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K) -> None:
+    """The new state replaces the stored one if its version is newer. Still active, the volunteer
+    may now suit open requests it did not (another place, another action, resumed...)."""
+    volunteer = domain.Volunteer.from_event(event.data)
+    if not uow.volunteers.replace(volunteer):
+        log.info("volunteer update not newer than the stored state: dropped",
+                 extra={"volunteer_id": volunteer.volunteer_id, "version": volunteer.version})
+        return
+    log.info("volunteer updated", extra={"volunteer_id": volunteer.volunteer_id, "version": volunteer.version,
+                                         "status": volunteer.status})
+    propose_to_open_requests(uow, volunteer, k)
+
+
+def on_volunteer_withdrawn(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K) -> None:
+    """Never a candidate again. Proposals already made stay (their workflow is not matching's)."""
+    uow.volunteers.withdraw(event.data["volunteer_id"], int(event.data["version"]))
+    log.info("volunteer withdrawn", extra={"volunteer_id": event.data["volunteer_id"]})
+
+
+def propose_to_open_requests(uow: UnitOfWork, volunteer: Volunteer, k: int) -> None:
+    if not volunteer.is_candidate:
+        return
     box = domain.bounding_box(volunteer.location, volunteer.max_distance_km)
     for found in domain.nearest_requests(volunteer, uow.requests.open_candidates(volunteer.action_types, box, k)):
         propose(uow, found, k)

@@ -1,6 +1,8 @@
 """In-memory fakes and an app wired to them: no server."""
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from vitawin_common import contracts
@@ -10,14 +12,23 @@ from vitawin_common.testing import InMemoryRepository, InMemoryUnitOfWork
 from vitawin_actors import bootstrap
 from vitawin_actors.api import create_app
 from vitawin_actors.domain import MAPPED_KINDS
+from vitawin_actors.handlers import ConcurrentChange
 
 
 class FakeVolunteers(InMemoryRepository):
+    """VolunteerRepository's list and replace (over the version read, ConcurrentChange otherwise)."""
     id_field = "volunteer_id"
 
-    def list(self, *, town=None, action_type=None, limit=50) -> list[dict]:
+    def list(self, *, town=None, action_type=None, status=None, limit=50) -> list[dict]:
         return self.newest(lambda doc: town in (None, doc["town"])
-                           and (action_type is None or action_type in doc["action_types"]), limit)
+                           and (action_type is None or action_type in doc["action_types"])
+                           and status in (None, doc.get("status", "active")), limit)
+
+    def replace(self, doc: dict, expected_version: int) -> None:
+        stored = self.docs.get(doc["volunteer_id"])
+        if stored is None or stored.get("version", 1) != expected_version:
+            raise ConcurrentChange(doc["volunteer_id"])
+        self.docs[doc["volunteer_id"]] = copy.deepcopy(doc)
 
 
 class FakeActors(InMemoryRepository):

@@ -1,19 +1,21 @@
 """In-memory fakes for the matching service: a shared fake database (what several workers would
 see) and a unit of work per message over it, with the same semantics as the Mongo adapter:
-first-write-wins stores, bounding-box pre-filter, keyed proposal insert, all-or-nothing
-transactions, and an outbox that checks each event against its contract."""
+first-write-wins stores, newer-version-wins replaces, final withdrawals, active-only candidates,
+bounding-box pre-filter, keyed proposal insert, all-or-nothing transactions, and an outbox that
+checks each event against its contract."""
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 
 from vitawin_common.contracts import load
 from vitawin_common.events import Event, new_event
+from vitawin_common.territory import Location
 
-from vitawin_matching.domain import Proposal, Volunteer
+from vitawin_matching.domain import WITHDRAWN, Proposal, Volunteer, is_newer
 from vitawin_matching.handlers import ProposalExists
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[3] / "contracts"
@@ -31,12 +33,29 @@ class FakeVolunteers:
     def __init__(self, db: FakeDatabase):
         self.db = db
 
+    def _holds(self, volunteer):
+        stored = self.db.volunteers.get(volunteer.volunteer_id)
+        return stored is not None and stored.status != WITHDRAWN and stored.version == volunteer.version
+
     def add(self, volunteer):
         self.db.volunteers.setdefault(volunteer.volunteer_id, volunteer)
+        return self._holds(volunteer)
+
+    def replace(self, volunteer):
+        stored = self.db.volunteers.get(volunteer.volunteer_id)
+        if stored is None or (stored.status != WITHDRAWN and is_newer(volunteer.version, stored.version)):
+            self.db.volunteers[volunteer.volunteer_id] = volunteer
+        return self._holds(volunteer)
+
+    def withdraw(self, volunteer_id, version):
+        stored = self.db.volunteers.get(volunteer_id)
+        if stored is None:  # the withdrawal came first: status and version only
+            stored = Volunteer(volunteer_id, "", "", "", Location(0.0, 0.0), (), 0.0, WITHDRAWN, version)
+        self.db.volunteers[volunteer_id] = replace(stored, status=WITHDRAWN, version=max(version, stored.version))
 
     def candidates(self, action_type, box):
         return [v for v in self.db.volunteers.values()
-                if action_type in v.action_types and box.contains(v.location)]
+                if v.is_candidate and action_type in v.action_types and box.contains(v.location)]
 
 
 class FakeRequests:
@@ -155,6 +174,30 @@ def volunteer_event(volunteer_id, lat_offset_km=0.0, action_types=("testimony",)
         "max_distance_km": max_distance_km})
 
 
+def volunteer_updated_event(volunteer_id, version, status="active", lat_offset_km=0.0, action_types=("testimony",),
+                            max_distance_km=10, town="94080"):
+    """fr.vitawin.volunteer.updated.v1: the whole new state, with default action settings."""
+    registered = volunteer_event(volunteer_id, lat_offset_km, action_types, max_distance_km, town)
+    actions = {action_type: {"rome_codes": [], "rome_jobs": [], "audience": "all", "modality": "in_class",
+                             "weekly_contact_cap": 5, **ACTION_SPECIFIC[action_type]}
+               for action_type in action_types}
+    return new_event("fr.vitawin.volunteer.updated.v1", "/vitawin/actors", volunteer_id, {
+        **registered.data, "actions": actions, "status": status, "version": version})
+
+
+ACTION_SPECIFIC = {
+    "testimony": {}, "intervention": {"topics": []},
+    "internship": {"capacity_per_period": 1, "levels": [], "periods": []},
+    "apprenticeship": {"diplomas": [], "places": 1}, "mentoring": {"duration_months": 6, "mentees": 1},
+    "job_fair": {"dates": [], "on_request": True},
+}
+
+
+def volunteer_withdrawn_event(volunteer_id, version):
+    return new_event("fr.vitawin.volunteer.withdrawn.v1", "/vitawin/actors", volunteer_id, {
+        "volunteer_id": volunteer_id, "withdrawn_at": "2027-01-15T10:00:00.000Z", "version": version})
+
+
 def request_event(request_id, lat_offset_km=0.0, action_type="testimony", max_distance_km=15,
                   requester_kind="school", town="94033"):
     lat = CENTRE[0] + lat_offset_km / 111.195
@@ -168,5 +211,7 @@ def request_event(request_id, lat_offset_km=0.0, action_type="testimony", max_di
 def events():
     class Events:
         volunteer = staticmethod(volunteer_event)
+        volunteer_updated = staticmethod(volunteer_updated_event)
+        volunteer_withdrawn = staticmethod(volunteer_withdrawn_event)
         request = staticmethod(request_event)
     return Events

@@ -1,0 +1,50 @@
+"""A pledge's lifecycle through the gateway: its events reach Kafka in order, on one key, and
+matching follows them."""
+from __future__ import annotations
+
+import pytest
+import requests
+from pymongo import MongoClient
+
+from support import eventually, read_topic, unique_email
+from vitawin_common.contracts import load
+from vitawin_common.events import from_record
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_pledge_edited_paused_and_withdrawn_publishes_its_events_in_order_and_matching_follows(stack):
+    api = f"{stack.gateway_url}/api/v1/volunteers"
+    answer = requests.post(api, json={
+        "organisation_name": "Garage du Tremblay", "contact_email": unique_email("garage"),
+        "town": "94017", "location": {"lat": 48.8150, "lon": 2.5100},
+        "action_types": ["internship", "apprenticeship"],
+        "actions": {"internship": {"rome_codes": ["I1604"], "audience": "college", "levels": ["3e"],
+                                   "periods": ["2027-W04"], "capacity_per_period": 2},
+                    "apprenticeship": {"diplomas": ["CAP"], "places": 1}}})
+    assert answer.status_code == 201, answer.text
+    pledge = answer.json()
+    vid = pledge["volunteer_id"]
+    assert pledge["actions"]["internship"]["rome_jobs"][0]["code"] == "I1604"
+
+    assert requests.patch(f"{api}/{vid}", json={"max_distance_km": 12}).status_code == 200
+    assert requests.post(f"{api}/{vid}/pause").status_code == 200
+    assert requests.delete(f"{api}/{vid}").status_code == 204
+    assert requests.delete(f"{api}/{vid}").status_code == 409
+
+    contracts = load(stack.env["CONTRACTS_DIR"])
+    def mine(records):
+        return [r for r in records if r.key == vid.encode()]
+    records = mine(read_topic(stack.env["KAFKA_BOOTSTRAP_SERVERS"], contracts.topic("volunteers"),
+                              stop=lambda rs: len(mine(rs)) >= 4, timeout=30))
+    events = [from_record(r.key, r.value, r.headers) for r in records]
+    for event in events:
+        contracts.validate(event.type, event.data)
+    assert [e.type.split(".")[3] for e in events] == ["registered", "updated", "updated", "withdrawn"]
+    assert [e.data["version"] for e in events] == [1, 2, 3, 4]
+    assert events[2].data["status"] == "paused"
+    assert len({r.partition for r in records}) == 1, "one key, one partition, one order"
+
+    matching = MongoClient(stack.env["MONGODB_URI"]).vitawin_matching
+    eventually(lambda: (matching.volunteers.find_one({"_id": vid}) or {}).get("status") == "withdrawn",
+               message="matching marks the volunteer withdrawn")
