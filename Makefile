@@ -18,8 +18,10 @@ $(STAMP): requirements.txt requirements.lock common/pyproject.toml $(wildcard se
 
 # Starts Kafka (Tansu), MongoDB (SecantusDB), the SMTP sink, every service and the gateway,
 # loads the demo data and prints the URL. Ctrl-C stops everything it started.
+# DEMO=territory also loads a generated territory of 60,000 actors with pledges (DEMO_ACTORS=N for
+# another size); DEMO=none loads nothing.
 run: install
-	$(BIN)/python deploy/local/stack.py up
+	$(BIN)/python deploy/local/stack.py up $(if $(DEMO),--demo $(DEMO)) $(if $(DEMO_ACTORS),--demo-actors $(DEMO_ACTORS))
 
 # Starts what the tests need (tests/conftest.py), runs them all, stops everything.
 test: install

@@ -23,6 +23,7 @@ from honcho.environ import parse_procfile
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCFILE = Path(__file__).with_name("Procfile")
+DEMO_TERRITORY = Path(__file__).with_name("demo_territory.py")
 INFRASTRUCTURE = ("kafka", "mongodb", "smtp")
 SERVICES = ("actors", "requests", "matching", "notify")
 
@@ -209,12 +210,28 @@ def wait_for_url(url: str, timeout: float, stack: Stack | None = None) -> None:
     raise TimeoutError(f"{url} not ready after {timeout}s")
 
 
+def load_territory(stack: Stack, actors: int) -> subprocess.Popen:
+    """Start deploy/local/demo_territory.py in the stack's environment, in the background: it
+    generates (or reuses) the files in VAR/demo, imports them into the actors service while the
+    services run (the actors worker relays as it goes: a backlog of 78,000 events left for later
+    would take SecantusDB far longer to relay), then says when matching has digested them."""
+    return subprocess.Popen([sys.executable, str(DEMO_TERRITORY), "--actors", str(actors),
+                             "--out", str(stack.var / "demo"), "--wait"], cwd=ROOT, env=stack.env,
+                            stdin=subprocess.DEVNULL)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["up", "down"])
     parser.add_argument("--var", default=str(ROOT / "var"), help="folder for logs, PIDs and mail")
-    parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
+    parser.add_argument("--demo", choices=["small", "territory", "none"], default="small",
+                        help="demo data: small (a dozen pledges and 4 requests, through the gateway); territory "
+                             "(the small one, then, in the background, deploy/local/demo_territory.py: "
+                             "--demo-actors actors with pledges, generated in VAR/demo and imported); none")
+    parser.add_argument("--demo-actors", type=int, default=60_000, help="actors of --demo territory")
+    parser.add_argument("--no-demo", action="store_true", help="the same as --demo none")
     args = parser.parse_args()
+    demo = "none" if args.no_demo else args.demo
     stack = Stack(Path(args.var))
     if args.command == "down":
         stack.down()
@@ -224,21 +241,28 @@ def main() -> int:
     # Explicit handlers: a shell that starts us in the background leaves SIGINT ignored.
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda *a: stopping.append(1))
+    territory = None
     try:
         started = time.monotonic()
         stack.up()
-        if not args.no_demo:
+        if demo != "none":
             from demo import load_demo  # deploy/local/demo.py
             counts = load_demo(stack.gateway_url)
             print(f"Demo data loaded: {counts}")
         print(f"\nVitawin is running at {stack.gateway_url}/ (API: {stack.gateway_url}/api/v1/openapi.json)")
         print(f"Ready in {time.monotonic() - started:.1f}s. Emails land in {stack.maildir}, logs in {stack.log_dir}.")
         print("Ctrl-C stops every process started here.", flush=True)
+        if demo == "territory":
+            print(f"Loading the demo territory ({args.demo_actors} actors) in the background...", flush=True)
+            territory = load_territory(stack, args.demo_actors)
         while not stopping:
             stack.check_alive()
             time.sleep(0.5)
     finally:
         print("\nStopping...", flush=True)
+        if territory is not None and territory.poll() is None:
+            territory.terminate()
+            territory.wait()
         stack.down()
     return 0
 

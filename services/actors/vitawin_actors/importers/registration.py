@@ -1,0 +1,35 @@
+"""The documents and events of imported actors and volunteers, made by the actors service's own
+code, as `handlers.register_actor` and `handlers.register_volunteer` make them: `Actor.register`
+and `Pledge.register` build the entity, `to_document` what is stored, `event_data` and
+`registered_event_data` what is published, with the event types and source of `handlers`. Only the
+ids differ from an API registration: derived from the SIRET or the UAI (`writing.derived_id`),
+so that an import can be run again without doubling anything."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Iterable
+
+from vitawin_common.events import new_event
+
+from vitawin_actors import handlers
+from vitawin_actors.domain import Actor, Pledge, RegisterActor, RegisterVolunteer
+from vitawin_actors.importers.writing import Prepared, derived_event_id
+
+
+def prepared_actor(line: int, key: str, actor_id: str, command: RegisterActor,
+                   notes: Iterable[tuple[str, str]] = ()) -> Prepared:
+    """What `handlers.register_actor` stores and publishes for `command`, under `actor_id`."""
+    actor = replace(Actor.register(command), actor_id=actor_id)
+    event = new_event(handlers.ACTOR_REGISTERED, handlers.SOURCE, actor.actor_id, actor.event_data(),
+                      id=derived_event_id(actor.actor_id))
+    return Prepared(line, key, actor.actor_id, actor.to_document(), event, tuple(notes))
+
+
+def prepared_volunteer(line: int, key: str, volunteer_id: str, command: RegisterVolunteer,
+                       notes: Iterable[tuple[str, str]] = ()) -> Prepared:
+    """What `handlers.register_volunteer` stores and publishes for `command`, under `volunteer_id`."""
+    pledge = Pledge.register(command)
+    pledge = replace(pledge, volunteer=replace(pledge.volunteer, volunteer_id=volunteer_id))
+    event = new_event(handlers.VOLUNTEER_REGISTERED, handlers.SOURCE, pledge.volunteer_id,
+                      pledge.registered_event_data(), id=derived_event_id(pledge.volunteer_id))
+    return Prepared(line, key, pledge.volunteer_id, pledge.to_document(), event, tuple(notes))
