@@ -10,7 +10,6 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from bson import ObjectId
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
@@ -20,6 +19,27 @@ from vitawin_common.contracts import Contracts
 from vitawin_common.events import Event, to_record
 
 log = logging.getLogger(__name__)
+
+
+_last_seq = 0
+_seq_lock = threading.Lock()
+
+
+def next_seq() -> int:
+    """The relay's order: wall-clock nanoseconds, strictly increasing within a process. An ObjectId
+    would not do: across the processes of one service (gunicorn workers) it orders by a per-process
+    random part within the same second, so two changes of one entity a few milliseconds apart
+    could be relayed in the wrong order. A second change of an entity is written after the first
+    committed (it reads it), so its timestamp is later on any host whose clock is in sync."""
+    global _last_seq
+    with _seq_lock:
+        _last_seq = max(time.time_ns(), _last_seq + 1)
+        return _last_seq
+
+
+def entry(event: Event, topic: str) -> dict:
+    """An outbox entry, as `Outbox.add` writes it (bulk writers insert the same shape)."""
+    return {"_id": event.id, "seq": next_seq(), "topic": topic, "event": event.to_document(), "sent_at": None}
 
 
 class Outbox:
@@ -34,11 +54,7 @@ class Outbox:
         """Record `event` for publication on `channel`, inside the caller's transaction. The data
         is checked against its contract here, so an invalid event never reaches the bus."""
         self.contracts.validate(event.type, event.data)
-        self.entries.insert_one(
-            {"_id": event.id, "seq": ObjectId(), "topic": self.contracts.topic(channel),
-             "event": event.to_document(), "sent_at": None},
-            session=session,
-        )
+        self.entries.insert_one(entry(event, self.contracts.topic(channel)), session=session)
 
     def pending_count(self) -> int:
         return self.entries.count_documents({"sent_at": None})
@@ -87,7 +103,7 @@ class OutboxRelay:
         """Publish one batch; return how many entries were published."""
         if not self._hold_lease():
             return 0
-        batch = list(self.entries.find({"sent_at": None}).sort("seq", ASCENDING).limit(self.batch_size))
+        batch = list(self.entries.find({"sent_at": None}).sort([("seq", ASCENDING), ("_id", ASCENDING)]).limit(self.batch_size))
         self._report_backlog(len(batch))
         if not batch:
             return 0

@@ -206,3 +206,12 @@ def test_contract_reasons_never_quote_the_offending_value():
                            {**VOLUNTEER["data"], "contact_email": 3, "organisation_name": "Élise Dupont" * 30})
     assert "contact_email" in str(caught.value) and "organisation_name" in str(caught.value)
     assert "Élise" not in str(caught.value)
+
+
+def test_outbox_order_is_a_strictly_increasing_clock_not_a_per_process_objectid():
+    import time as clock
+
+    from vitawin_common.outbox import next_seq
+    before = clock.time_ns()
+    seqs = [next_seq() for _ in range(1000)]
+    assert seqs == sorted(set(seqs)) and seqs[0] >= before

@@ -21,10 +21,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol
 
-from bson import ObjectId
 
 from vitawin_common.contracts import ContractViolation
 from vitawin_common.events import Event
+from vitawin_common import outbox as outbox_module
 from vitawin_common.outbox import Outbox
 
 from vitawin_actors.adapters import MongoUnitOfWork
@@ -71,7 +71,7 @@ def outbox_entry(outbox: Outbox, event: Event, topic: str) -> dict:
     """The entry `Outbox.add` writes for `event` (checked against its contract first), for a topic
     looked up once (tests/unit/actors/test_importers.py compares the two)."""
     outbox.contracts.validate(event.type, event.data)
-    return {"_id": event.id, "seq": ObjectId(), "topic": topic, "event": event.to_document(), "sent_at": None}
+    return outbox_module.entry(event, topic)
 
 
 class ImportUnitOfWork(MongoUnitOfWork):
