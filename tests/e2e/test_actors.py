@@ -78,3 +78,36 @@ def test_every_kind_of_actor_registers_and_its_event_satisfies_the_contract_with
 
 def created_pupil_guardian(created: dict) -> str:
     return next(body["guardian_contact_email"] for body in created.values() if body["kind"] == "pupil")
+
+
+def test_erasing_an_actor_purges_its_personal_data_and_publishes_a_tombstone(stack):
+    marker = uuid.uuid4().hex[:8]
+    company = bodies(marker)["company"]
+    actor_id = requests.post(f"{stack.gateway_url}/api/v1/actors", json=company).json()["actor_id"]
+    pledge = requests.post(f"{stack.gateway_url}/api/v1/volunteers", json={
+        "organisation_name": company["name"], "contact_email": company["contact_email"], "actor_id": actor_id,
+        "town": "94080", "location": PLACE["location"], "action_types": ["testimony"]})
+    assert pledge.status_code == 201, pledge.text
+    volunteer_id = pledge.json()["volunteer_id"]
+
+    assert requests.delete(f"{stack.gateway_url}/api/v1/actors/{actor_id}").status_code == 204
+    assert requests.get(f"{stack.gateway_url}/api/v1/actors/{actor_id}").status_code == 410
+    assert requests.delete(f"{stack.gateway_url}/api/v1/actors/{actor_id}").status_code == 410
+
+    from pymongo import MongoClient
+    actors = MongoClient(stack.env["MONGODB_URI"]).vitawin_actors
+    stored = json.dumps([actors.actors.find_one({"_id": actor_id}), actors.volunteers.find_one({"_id": volunteer_id})],
+                        default=str)
+    assert company["name"] not in stored and company["contact_email"] not in stored
+
+    contracts = load(stack.env["CONTRACTS_DIR"])
+    bootstrap = stack.env["KAFKA_BOOTSTRAP_SERVERS"]
+    def keyed(key, types):
+        return lambda rs: [r for r in rs if r.key == key.encode() and headers(r)["ce_type"] in types]
+    erased = keyed(actor_id, {"fr.vitawin.actor.erased.v1"})
+    [tombstone] = erased(read_topic(bootstrap, contracts.topic("actors"), stop=erased, timeout=30))
+    event = from_record(tombstone.key, tombstone.value, tombstone.headers)
+    contracts.validate(event.type, event.data)
+    assert set(event.data) == {"actor_id", "kind", "erased_at"}
+    withdrawn = keyed(volunteer_id, {"fr.vitawin.volunteer.withdrawn.v1"})
+    assert len(withdrawn(read_topic(bootstrap, contracts.topic("volunteers"), stop=withdrawn, timeout=30))) == 1

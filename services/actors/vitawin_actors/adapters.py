@@ -12,7 +12,7 @@ from pymongo.database import Database
 from vitawin_common.outbox import Outbox
 from vitawin_common.uow import MongoRepository, UnitOfWork
 
-from vitawin_actors.domain import MAPPED_KINDS, BoundingBox, RomeReference
+from vitawin_actors.domain import ERASED, MAPPED_KINDS, BoundingBox, RomeReference
 from vitawin_actors.handlers import ConcurrentChange
 
 ROME_FILE = Path(__file__).resolve().parent / "data" / "rome.json"
@@ -27,7 +27,8 @@ def load_rome_reference(path: Path = ROME_FILE) -> RomeReference:
 
 class VolunteerRepository(MongoRepository):
     id_field = "volunteer_id"
-    indexes = ([("town", ASCENDING)], [("action_types", ASCENDING)], [("created_at", DESCENDING)])
+    indexes = ([("town", ASCENDING)], [("action_types", ASCENDING)], [("created_at", DESCENDING)],
+               [("actor_id", ASCENDING)])
 
     def list(self, *, town: str | None = None, action_type: str | None = None, status: str | None = None,
              limit: int = 50) -> list[dict]:
@@ -39,6 +40,10 @@ class VolunteerRepository(MongoRepository):
         if status:  # a pledge stored before statuses existed is active
             query["status"] = {"$in": ["active", None]} if status == "active" else status
         return self.newest(query, limit)
+
+    def linked_to(self, actor_id: str) -> list[dict]:
+        """Every pledge of the organisation `actor_id`, whatever its status."""
+        return list(self.collection.find({"actor_id": actor_id}, {"_id": False}, session=self.session))
 
     def replace(self, doc: dict, expected_version: int) -> None:
         """Write the new state of a pledge, inside the unit of work's transaction, only over the
@@ -60,7 +65,7 @@ class ActorRepository(MongoRepository):
 
     @staticmethod
     def _query(kinds=None, town: str | None = None) -> dict:
-        query: dict = {}
+        query: dict = {"status": {"$ne": ERASED}}  # an erased actor's tombstone is listed nowhere
         if kinds:
             query["kind"] = {"$in": list(kinds)}
         if town:
@@ -78,12 +83,18 @@ class ActorRepository(MongoRepository):
 
     def on_map(self, bbox: BoundingBox | None = None) -> list[dict]:
         """Organisations and schools (never pupils), within `bbox` if given, with the map's fields."""
-        query: dict = {"kind": {"$in": list(MAPPED_KINDS)}}
+        query: dict = {"kind": {"$in": list(MAPPED_KINDS)}, "status": {"$ne": ERASED}}
         if bbox is not None:
             query["location.lon"] = {"$gte": bbox.min_lon, "$lte": bbox.max_lon}
             query["location.lat"] = {"$gte": bbox.min_lat, "$lte": bbox.max_lat}
         cursor = self.collection.find(query, self.MAP_PROJECTION, session=self.session)
         return list(cursor.sort(list(self.newest_first)))
+
+    def replace(self, doc: dict) -> None:
+        """Write the whole new document of an actor (its tombstone), inside the unit of work's
+        transaction."""
+        self.collection.replace_one({"_id": doc[self.id_field]}, {"_id": doc[self.id_field], **doc},
+                                    session=self.session)
 
 
 class MongoUnitOfWork(UnitOfWork):

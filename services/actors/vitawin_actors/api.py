@@ -25,7 +25,7 @@ from vitawin_actors.domain import (ACTION_TYPES, ACTOR_KINDS, AUDIENCES, DEFAULT
                                    RegisterPupil, RegisterSchool, RegisterTerritoryManager, RegisterVolunteer,
                                    RomeJob, RomeReference, check_internship_periods, check_job_fair_dates,
                                    check_levels_for_audience, check_location, check_organisation_town, check_place,
-                                   feature_collection,
+                                   feature_collection, is_erased,
                                    normalise_iso_week, normalise_naf, normalise_siret, normalise_uai, public_view)
 
 DESCRIPTION = (
@@ -292,6 +292,8 @@ def _registered_organisation(actor_id: str) -> None:
     actor = _deps().uow_factory().actors.get(actor_id)
     if actor is None:
         raise ValidationError("Acteur inconnu de l'annuaire : inscrivez d'abord l'organisation (/api/v1/actors).")
+    if is_erased(actor):
+        raise ValidationError("Cet acteur a été effacé de l'annuaire : il ne peut plus être lié à un engagement.")
     if actor["kind"] not in ORGANISATION_KINDS:
         raise ValidationError("L'acteur indiqué n'est pas une organisation (entreprise, artisan, collectivité, "
                               "association, établissement public, organisation partenaire).")
@@ -803,10 +805,14 @@ class ActorsMap(MethodView):
         return response
 
 
+ACTOR_NOT_FOUND = "Acteur introuvable."
+
+
 @actors_blp.route("/<actor_id>")
 class ActorById(MethodView):
     @actors_blp.response(200, ActorSchema)
     @actors_blp.alt_response(404, description="Acteur introuvable")
+    @actors_blp.alt_response(410, description="Acteur effacé")
     def get(self, actor_id: str):
         """Lire la fiche d'un acteur
 
@@ -816,10 +822,33 @@ class ActorById(MethodView):
         (avec les comptes utilisateurs) n'existe pas."""
         actor = _deps().uow_factory().actors.get(actor_id)
         if actor is None:
-            abort(404, message="Acteur introuvable.")
+            abort(404, message=ACTOR_NOT_FOUND)
+        if is_erased(actor):
+            abort(410, message="Acteur effacé.")
         if actor["kind"] == "pupil":  # a minor: nobody is known to need more yet
             return {**public_view(actor), "created_at": actor["created_at"]}
         return actor
+
+    @actors_blp.response(204)
+    @actors_blp.alt_response(404, description="Acteur introuvable")
+    @actors_blp.alt_response(410, description="Acteur déjà effacé")
+    @actors_blp.alt_response(409, description="Un engagement lié modifié entre-temps")
+    def delete(self, actor_id: str):
+        """Effacer un acteur (droit à l'effacement, RGPD)
+
+        Définitif. Toutes ses données personnelles sont supprimées : il ne reste qu'une trace
+        (identifiant, type, date d'effacement, statut erased). Chaque engagement lié à cet acteur
+        est retiré et perd lui aussi ses données personnelles (nom de l'organisation, adresse
+        e-mail). L'acteur disparaît de l'annuaire et de la carte ; sa fiche répond 410, comme un
+        second effacement."""
+        try:
+            handlers.erase_actor(actor_id, _deps().uow_factory())
+        except handlers.ActorNotFound:
+            abort(404, message=ACTOR_NOT_FOUND)
+        except handlers.ActorErased:
+            abort(410, message="Acteur déjà effacé.")
+        except handlers.ConcurrentChange:
+            abort(409, message="Un engagement de cet acteur a été modifié entre-temps : recommencez.")
 
 
 def _document_by_kind(api: Api) -> None:

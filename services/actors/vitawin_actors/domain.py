@@ -321,6 +321,34 @@ class Actor:
         return public_view(self.to_document())
 
 
+# --- Erasure (GDPR, right to erasure) --------------------------------------------------------------
+# An erased actor leaves a tombstone: its id, its kind, when and that it was erased; nothing else.
+ERASED = "erased"
+TOMBSTONE_FIELDS = ("actor_id", "kind", "erased_at", "status")
+PLEDGE_PERSONAL_FIELDS = ("organisation_name", "contact_email")  # what an erased pledge loses
+
+
+def is_erased(doc: Mapping[str, Any]) -> bool:
+    return doc.get("status") == ERASED
+
+
+def tombstone(doc: Mapping[str, Any], now: datetime | None = None) -> dict:
+    """What is kept of an erased actor: every personal datum is gone."""
+    return {"actor_id": doc["actor_id"], "kind": doc["kind"],
+            "erased_at": _ms(now or datetime.now(timezone.utc)), "status": ERASED}
+
+
+def erased_event_data(tomb: Mapping[str, Any]) -> dict:
+    """The data of fr.vitawin.actor.erased.v1: ids only."""
+    return {"actor_id": tomb["actor_id"], "kind": tomb["kind"], "erased_at": _iso(tomb["erased_at"])}
+
+
+def purge_pledge_document(doc: Mapping[str, Any]) -> dict:
+    """A stored pledge without the personal data of its professional (kept for history: ids,
+    status, version, place and actions)."""
+    return {name: value for name, value in doc.items() if name not in PLEDGE_PERSONAL_FIELDS}
+
+
 @dataclass(frozen=True)
 class BoundingBox:
     min_lon: float
@@ -659,8 +687,8 @@ class Pledge:
         """A stored pledge. A document stored before pledges had a lifecycle (or by an import that
         writes `Volunteer.to_document()`) is active, version 1, with default action settings."""
         volunteer = Volunteer(
-            volunteer_id=doc["volunteer_id"], organisation_name=doc["organisation_name"],
-            contact_email=doc["contact_email"], town=doc["town"],
+            volunteer_id=doc["volunteer_id"], organisation_name=doc.get("organisation_name", ""),
+            contact_email=doc.get("contact_email", ""), town=doc["town"],  # absent once purged (erasure)
             location=Location(float(doc["location"]["lat"]), float(doc["location"]["lon"])),
             action_types=tuple(doc["action_types"]), max_distance_km=float(doc["max_distance_km"]),
             created_at=_ms(doc["created_at"]))

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
-from vitawin_common.events import new_event
+from vitawin_common.events import Event, new_event
 
-from vitawin_actors.domain import Actor, Pledge, RegisterActor, RegisterVolunteer
+from vitawin_actors.domain import (Actor, Pledge, RegisterActor, RegisterVolunteer, erased_event_data, is_erased,
+                                   purge_pledge_document, tombstone)
 
 log = logging.getLogger(__name__)
 
@@ -17,11 +18,20 @@ VOLUNTEER_UPDATED = "fr.vitawin.volunteer.updated.v1"
 VOLUNTEER_WITHDRAWN = "fr.vitawin.volunteer.withdrawn.v1"
 CHANNEL = "volunteers"
 ACTOR_REGISTERED = "fr.vitawin.actor.registered.v1"
+ACTOR_ERASED = "fr.vitawin.actor.erased.v1"
 ACTORS_CHANNEL = "actors"
 
 
 class VolunteerNotFound(LookupError):
     """No pledge has this id (a 404)."""
+
+
+class ActorNotFound(LookupError):
+    """No actor has this id (a 404)."""
+
+
+class ActorErased(Exception):
+    """The actor was erased: only its tombstone is left (a 410)."""
 
 
 class ConcurrentChange(Exception):
@@ -64,23 +74,34 @@ def _change(volunteer_id: str, uow, transition: Callable[[Pledge], Pledge], what
     """Read, change and write a pledge with its event in ONE transaction, over the version read
     (ConcurrentChange otherwise). domain.PledgeConflict when its status forbids the change."""
     with uow:
-        doc = uow.volunteers.get(volunteer_id)
-        if doc is None:
-            raise VolunteerNotFound(volunteer_id)
-        before = Pledge.from_document(doc)
-        after = transition(before)
-        if after is before:
-            return before  # nothing changed: leaving the block without commit() writes nothing
-        if after.status == "withdrawn":
-            event = new_event(VOLUNTEER_WITHDRAWN, SOURCE, volunteer_id, after.withdrawn_event_data())
-        else:
-            event = new_event(VOLUNTEER_UPDATED, SOURCE, volunteer_id, after.updated_event_data())
-        uow.volunteers.replace(after.to_document(), expected_version=before.version)
-        uow.publish(event, CHANNEL)
+        after, event = _apply(volunteer_id, uow, transition)
+        if event is None:
+            return after  # nothing changed: leaving the block without commit() writes nothing
         uow.commit()
     log.info(what, extra={"volunteer_id": volunteer_id, "version": after.version, "status": after.status,
                           "event_id": event.id})
     return after
+
+
+def _apply(volunteer_id: str, uow, transition: Callable[[Pledge], Pledge], *,
+           purge: bool = False) -> tuple[Pledge, Event | None]:
+    """Inside an open `with uow:` block: read the pledge, change it, write it (without its personal
+    data if `purge`) with its event. (pledge, None) when the transition changes nothing."""
+    doc = uow.volunteers.get(volunteer_id)
+    if doc is None:
+        raise VolunteerNotFound(volunteer_id)
+    before = Pledge.from_document(doc)
+    after = transition(before)
+    if after is before:
+        return before, None
+    if after.status == "withdrawn":
+        event = new_event(VOLUNTEER_WITHDRAWN, SOURCE, volunteer_id, after.withdrawn_event_data())
+    else:
+        event = new_event(VOLUNTEER_UPDATED, SOURCE, volunteer_id, after.updated_event_data())
+    document = after.to_document()
+    uow.volunteers.replace(purge_pledge_document(document) if purge else document, expected_version=before.version)
+    uow.publish(event, CHANNEL)
+    return after, event
 
 
 def register_actor(command: RegisterActor, uow) -> Actor:
@@ -93,3 +114,33 @@ def register_actor(command: RegisterActor, uow) -> Actor:
         uow.commit()
     log.info("actor registered", extra={"actor_id": actor.actor_id, "kind": actor.kind, "event_id": event.id})
     return actor
+
+
+def erase_actor(actor_id: str, uow, now: datetime | None = None) -> dict:
+    """GDPR erasure, in ONE transaction: the actor keeps only its tombstone; each pledge linked to
+    it is withdrawn (fr.vitawin.volunteer.withdrawn.v1, version + 1) and loses its personal data
+    (one already withdrawn only loses its data: no new version, no event); then
+    fr.vitawin.actor.erased.v1 (ids only). ActorNotFound, or ActorErased for a tombstone (nothing
+    written). Returns the tombstone."""
+    now = now or datetime.now(timezone.utc)
+    with uow:
+        doc = uow.actors.get(actor_id)
+        if doc is None:
+            raise ActorNotFound(actor_id)
+        if is_erased(doc):
+            raise ActorErased(actor_id)
+        tomb = tombstone(doc, now)
+        uow.actors.replace(tomb)
+        withdrawn = []
+        for pledge in uow.volunteers.linked_to(actor_id):
+            if pledge.get("status") == "withdrawn":
+                uow.volunteers.replace(purge_pledge_document(pledge), expected_version=pledge.get("version", 1))
+            else:
+                _apply(pledge["volunteer_id"], uow, lambda p: p.withdraw(now), purge=True)
+                withdrawn.append(pledge["volunteer_id"])
+        event = new_event(ACTOR_ERASED, SOURCE, actor_id, erased_event_data(tomb))
+        uow.publish(event, ACTORS_CHANNEL)
+        uow.commit()
+    log.info("actor erased", extra={"actor_id": actor_id, "kind": tomb["kind"], "event_id": event.id,
+                                    "withdrawn_volunteer_ids": withdrawn})
+    return tomb

@@ -56,7 +56,11 @@ def _location(doc: dict) -> Location:
 class MongoVolunteers:
     """The latest known state of each volunteer, with its `version` and `status`. A document stored
     before versions existed is version 1 and active. A withdrawal may leave a document with no
-    more than its status and version (if it came first): it is never a candidate."""
+    more than its status and version (if it came first): it is never a candidate. A withdrawn
+    volunteer loses its personal data (PERSONAL_FIELDS): a withdrawal is final, so matching never
+    needs them again."""
+
+    PERSONAL_FIELDS = ("organisation_name", "contact_email")
 
     def __init__(self, db: Database):
         self.collection = db["volunteers"]
@@ -97,6 +101,7 @@ class MongoVolunteers:
 
     def withdraw(self, volunteer_id: str, version: int) -> None:
         update = {"$set": {"status": WITHDRAWN}, "$max": {"version": version},
+                  "$unset": {name: "" for name in self.PERSONAL_FIELDS},
                   "$setOnInsert": {"stored_at": datetime.now(timezone.utc)}}
         try:
             self.collection.update_one({"_id": volunteer_id}, update, upsert=True)

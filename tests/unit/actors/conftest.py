@@ -16,8 +16,12 @@ from vitawin_actors.handlers import ConcurrentChange
 
 
 class FakeVolunteers(InMemoryRepository):
-    """VolunteerRepository's list and replace (over the version read, ConcurrentChange otherwise)."""
+    """VolunteerRepository's list, linked_to and replace (over the version read, ConcurrentChange
+    otherwise)."""
     id_field = "volunteer_id"
+
+    def linked_to(self, actor_id) -> list[dict]:
+        return [copy.deepcopy(doc) for doc in self.docs.values() if doc.get("actor_id") == actor_id]
 
     def list(self, *, town=None, action_type=None, status=None, limit=50) -> list[dict]:
         return self.newest(lambda doc: town in (None, doc["town"])
@@ -32,19 +36,23 @@ class FakeVolunteers(InMemoryRepository):
 
 
 class FakeActors(InMemoryRepository):
-    """ActorRepository's page and on_map over the in-memory documents."""
+    """ActorRepository's page, on_map and replace over the in-memory documents (tombstones of
+    erased actors are neither listed nor mapped)."""
     id_field = "actor_id"
     MAP_FIELDS = ("actor_id", "kind", "name", "town", "location")
 
     def page(self, *, kinds=None, town=None, page=1, page_size=50) -> tuple[list[dict], int]:
-        found = self.newest(lambda doc: (not kinds or doc["kind"] in kinds) and town in (None, doc.get("town")),
-                            len(self.docs))
+        found = self.newest(lambda doc: doc.get("status") != "erased" and (not kinds or doc["kind"] in kinds)
+                            and town in (None, doc.get("town")), len(self.docs))
         return found[(page - 1) * page_size: page * page_size], len(found)
 
     def on_map(self, bbox=None) -> list[dict]:
-        found = self.newest(lambda doc: doc["kind"] in MAPPED_KINDS
+        found = self.newest(lambda doc: doc.get("status") != "erased" and doc["kind"] in MAPPED_KINDS
                             and (bbox is None or bbox.contains(doc["location"])), len(self.docs))
         return [{name: doc[name] for name in self.MAP_FIELDS} for doc in found]
+
+    def replace(self, doc: dict) -> None:
+        self.docs[doc["actor_id"]] = copy.deepcopy(doc)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """The actors repository against a mocked pymongo collection: the queries it sends for the
-directory list and the map, and that the unit of work writes an actor and its event together."""
+directory list and the map (never an erased actor), and that the unit of work writes an actor and
+its event together, and an erasure (tombstone, linked pledges, event) in one transaction."""
 from unittest.mock import MagicMock
 
 import pytest
@@ -44,7 +45,7 @@ def test_page_counts_then_skips_and_limits_newest_first(uow):
     items, total = uow.actors.page(kinds=["company", "school"], town="94080", page=3, page_size=2)
 
     assert (items, total) == ([{"actor_id": "act-1"}], 7)
-    query = {"kind": {"$in": ["company", "school"]}, "town": "94080"}
+    query = {"status": {"$ne": "erased"}, "kind": {"$in": ["company", "school"]}, "town": "94080"}
     collection.count_documents.assert_called_once_with(query, session=None)
     collection.find.assert_called_once_with(query, {"_id": False}, session=None)
     cursor.sort.assert_called_once_with([("created_at", -1), ("_id", -1)])
@@ -55,7 +56,7 @@ def test_page_counts_then_skips_and_limits_newest_first(uow):
 def test_page_without_filters_queries_everything(uow):
     uow.actors.collection.count_documents.return_value = 0
     uow.actors.page()
-    uow.actors.collection.count_documents.assert_called_once_with({}, session=None)
+    uow.actors.collection.count_documents.assert_called_once_with({"status": {"$ne": "erased"}}, session=None)
 
 
 def test_the_map_asks_for_organisations_and_schools_in_the_box_and_never_for_contacts(uow):
@@ -64,7 +65,7 @@ def test_the_map_asks_for_organisations_and_schools_in_the_box_and_never_for_con
     uow.actors.on_map(BoundingBox(2.40, 48.79, 2.56, 48.86))
     [call] = collection.find.call_args_list
     query, projection = call.args
-    assert query == {"kind": {"$in": list(MAPPED_KINDS)},
+    assert query == {"kind": {"$in": list(MAPPED_KINDS)}, "status": {"$ne": "erased"},
                      "location.lon": {"$gte": 2.40, "$lte": 2.56}, "location.lat": {"$gte": 48.79, "$lte": 48.86}}
     assert "pupil" not in query["kind"]["$in"]
     assert projection == {"_id": False, "actor_id": True, "kind": True, "name": True, "town": True,
@@ -74,10 +75,39 @@ def test_the_map_asks_for_organisations_and_schools_in_the_box_and_never_for_con
 def test_the_map_without_a_box_has_no_location_filter(uow):
     uow.actors.collection.find.return_value.sort.return_value = iter([])
     uow.actors.on_map()
-    assert uow.actors.collection.find.call_args.args[0] == {"kind": {"$in": list(MAPPED_KINDS)}}
+    assert uow.actors.collection.find.call_args.args[0] == {"kind": {"$in": list(MAPPED_KINDS)},
+                                                            "status": {"$ne": "erased"}}
 
 
 def test_ensure_indexes_indexes_the_actors(uow):
     uow.ensure_indexes()
     keys = [call.args[0] for call in uow.actors.collection.create_index.call_args_list]
     assert keys == [[("kind", 1), ("town", 1)], [("town", 1)], [("created_at", -1)]]
+
+
+def test_an_erasure_writes_the_tombstone_the_linked_pledges_and_the_event_in_one_transaction(uow):
+    from vitawin_actors import handlers
+
+    uow.actors.collection.find_one.return_value = {
+        "actor_id": "act-1", "kind": "company", "name": "Boulangerie", "contact_email": "a@b.example.fr"}
+    uow.volunteers.collection.find.return_value = [{"volunteer_id": "vol-1", "actor_id": "act-1",
+                                                     "status": "withdrawn", "version": 3, "town": "94080",
+                                                     "organisation_name": "Boulangerie",
+                                                     "contact_email": "a@b.example.fr"}]
+    uow.volunteers.collection.replace_one.return_value.matched_count = 1
+
+    tomb = handlers.erase_actor("act-1", uow)
+
+    session = uow.client.start_session.return_value.__enter__.return_value
+    uow.actors.collection.find_one.assert_called_once_with({"_id": "act-1"}, {"_id": False}, session=session)
+    uow.actors.collection.replace_one.assert_called_once_with({"_id": "act-1"}, {"_id": "act-1", **tomb},
+                                                              session=session)
+    uow.volunteers.collection.find.assert_called_once_with({"actor_id": "act-1"}, {"_id": False}, session=session)
+    uow.volunteers.collection.replace_one.assert_called_once_with(
+        {"_id": "vol-1", "version": 3},
+        {"_id": "vol-1", "volunteer_id": "vol-1", "actor_id": "act-1", "status": "withdrawn", "version": 3,
+         "town": "94080"}, session=session)
+    [call] = uow.outbox.add.call_args_list
+    assert (call.args[0].type, call.args[1], call.kwargs) == (
+        "fr.vitawin.actor.erased.v1", "actors", {"session": session})
+    session.commit_transaction.assert_called_once_with()

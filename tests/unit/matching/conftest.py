@@ -51,7 +51,8 @@ class FakeVolunteers:
         stored = self.db.volunteers.get(volunteer_id)
         if stored is None:  # the withdrawal came first: status and version only
             stored = Volunteer(volunteer_id, "", "", "", Location(0.0, 0.0), (), 0.0, WITHDRAWN, version)
-        self.db.volunteers[volunteer_id] = replace(stored, status=WITHDRAWN, version=max(version, stored.version))
+        self.db.volunteers[volunteer_id] = replace(stored, status=WITHDRAWN, version=max(version, stored.version),
+                                                   organisation_name="", contact_email="")  # purged, as the adapter
 
     def candidates(self, action_type, box):
         return [v for v in self.db.volunteers.values()
