@@ -37,12 +37,11 @@ from pathlib import Path
 
 from vitawin_common.territory import InvalidPlace, Location, Territory
 
-from vitawin_actors import handlers
 from vitawin_actors.domain import INSEE_CODE, Address, InvalidValue, RegisterSchool, check_place, normalise_uai
-from vitawin_actors.importers.reading import Filtered, ImportReport, Progress, RowError, open_csv
-from vitawin_actors.importers.registration import prepared_actor
+from vitawin_actors.importers.reading import Filtered, ImportReport, RowError
+from vitawin_actors.importers.registration import import_actor_file, prepared_actor
 from vitawin_actors.importers.sirene import OUTSIDE
-from vitawin_actors.importers.writing import DEFAULT_BATCH_SIZE, Prepared, derived_id, run_import
+from vitawin_actors.importers.writing import DEFAULT_BATCH_SIZE, Prepared, derived_id
 
 UAI_COLUMN = "identifiant_de_l_etablissement"
 REQUIRED = (UAI_COLUMN, "nom_etablissement", "type_etablissement", "code_commune")
@@ -165,10 +164,7 @@ def import_file(path: str | Path, uow, territory: Territory, *,
                 report_path: str | Path | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
                 encoding: str = "utf-8", outside_is_error: bool = True,
                 show_progress: bool = False) -> ImportReport:
-    report = ImportReport("Annuaire de l'éducation")
-    with open_csv(path, REQUIRED, encoding=encoding) as file, report.open_file(report_path):
-        progress = Progress(Path(path), "Annuaire de l'éducation", enabled=show_progress)
-        run_import(file.records(progress), partial(prepare, territory=territory, outside_is_error=outside_is_error),
-                   uow, collection="actors", channel=handlers.ACTORS_CHANNEL,
-                   report=report, batch_size=batch_size, progress=progress)
-    return report
+    return import_actor_file(path, uow, label="Annuaire de l'éducation", required=REQUIRED,
+                             prepare=partial(prepare, territory=territory, outside_is_error=outside_is_error),
+                             report_path=report_path, batch_size=batch_size, encoding=encoding,
+                             show_progress=show_progress)

@@ -7,13 +7,15 @@ so that an import can be run again without doubling anything."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Iterable
+from pathlib import Path
+from typing import Callable, Iterable
 
 from vitawin_common.events import new_event
 
 from vitawin_actors import handlers
 from vitawin_actors.domain import Actor, Pledge, RegisterActor, RegisterVolunteer
-from vitawin_actors.importers.writing import Prepared, derived_event_id
+from vitawin_actors.importers.reading import ImportReport, Progress, open_csv
+from vitawin_actors.importers.writing import DEFAULT_BATCH_SIZE, Prepared, derived_event_id, run_import
 
 
 def prepared_actor(line: int, key: str, actor_id: str, command: RegisterActor,
@@ -33,3 +35,18 @@ def prepared_volunteer(line: int, key: str, volunteer_id: str, command: Register
     event = new_event(handlers.VOLUNTEER_REGISTERED, handlers.SOURCE, pledge.volunteer_id,
                       pledge.registered_event_data(), id=derived_event_id(pledge.volunteer_id))
     return Prepared(line, key, pledge.volunteer_id, pledge.to_document(), event, tuple(notes))
+
+
+def import_actor_file(path: str | Path, uow, *, label: str, required: tuple[str, ...],
+                      prepare: Callable[[int, dict], Prepared], report_path: str | Path | None = None,
+                      batch_size: int = DEFAULT_BATCH_SIZE, encoding: str = "utf-8",
+                      show_progress: bool = False) -> ImportReport:
+    """Read a CSV of actors (`required` columns), prepare each row, write them in batches with
+    their events, and report what was imported or skipped: the part every actor import shares."""
+    report = ImportReport(label)
+    with open_csv(path, required, encoding=encoding) as file, report.open_file(report_path):
+        progress = Progress(Path(path), label, enabled=show_progress)
+        run_import(file.records(progress), prepare, uow, collection="actors",
+                   channel=handlers.ACTORS_CHANNEL, report=report, batch_size=batch_size,
+                   progress=progress)
+    return report

@@ -40,13 +40,12 @@ from pathlib import Path
 
 from vitawin_common.territory import InvalidPlace, Location, Territory
 
-from vitawin_actors import handlers
 from vitawin_actors.domain import (INSEE_CODE, Address, InvalidValue, RegisterOrganisation,
                                    check_organisation_town, normalise_naf, normalise_siret)
 from vitawin_actors.importers import lambert93
-from vitawin_actors.importers.reading import Filtered, ImportReport, Progress, RowError, open_csv
-from vitawin_actors.importers.registration import prepared_actor
-from vitawin_actors.importers.writing import DEFAULT_BATCH_SIZE, Prepared, derived_id, run_import
+from vitawin_actors.importers.reading import Filtered, ImportReport, RowError
+from vitawin_actors.importers.registration import import_actor_file, prepared_actor
+from vitawin_actors.importers.writing import DEFAULT_BATCH_SIZE, Prepared, derived_id
 
 REQUIRED = ("siret", "etatadministratifetablissement", "codecommuneetablissement",
             "activiteprincipaleetablissement")
@@ -200,10 +199,7 @@ def import_file(path: str | Path, uow, territory: Territory, *,
                 report_path: str | Path | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
                 encoding: str = "utf-8", outside_is_error: bool = True,
                 show_progress: bool = False) -> ImportReport:
-    report = ImportReport("SIRENE")
-    with open_csv(path, REQUIRED, encoding=encoding) as file, report.open_file(report_path):
-        progress = Progress(Path(path), "SIRENE", enabled=show_progress)
-        run_import(file.records(progress), partial(prepare, territory=territory, outside_is_error=outside_is_error),
-                   uow, collection="actors", channel=handlers.ACTORS_CHANNEL,
-                   report=report, batch_size=batch_size, progress=progress)
-    return report
+    return import_actor_file(path, uow, label='SIRENE', required=REQUIRED,
+                             prepare=partial(prepare, territory=territory, outside_is_error=outside_is_error),
+                             report_path=report_path, batch_size=batch_size, encoding=encoding,
+                             show_progress=show_progress)
