@@ -12,17 +12,24 @@ from pymongo.database import Database
 from vitawin_common.outbox import Outbox
 from vitawin_common.uow import MongoRepository, UnitOfWork
 
-from vitawin_actors.domain import ERASED, MAPPED_KINDS, BoundingBox, RomeReference
+from vitawin_actors.domain import ERASED, MAPPED_KINDS, BoundingBox, PledgeFilter, RomeReference
 from vitawin_actors.handlers import ConcurrentChange
 
-ROME_FILE = Path(__file__).resolve().parent / "data" / "rome.json"
-
-
 @lru_cache(maxsize=None)
-def load_rome_reference(path: Path = ROME_FILE) -> RomeReference:
-    """The ROME job sheets shipped with the service (data/rome.json, see data/README.md)."""
+def load_rome_reference(path: Path) -> RomeReference:
+    """The ROME job sheets: contracts/reference/rome.json (see the README beside it), shared by the
+    services as part of the vocabulary of their events."""
     document = json.loads(Path(path).read_text(encoding="utf-8"))
     return RomeReference(document["jobs"], source=document.get("name", ""))
+
+
+def _page(repository: MongoRepository, query: dict, page: int, page_size: int) -> tuple[list[dict], int]:
+    """Page `page` (from 1) of `page_size` documents matching `query`, newest first (ties by id),
+    and how many match in all."""
+    total = repository.collection.count_documents(query, session=repository.session)
+    cursor = repository.collection.find(query, {"_id": False}, session=repository.session)
+    items = list(cursor.sort(list(repository.newest_first)).skip((page - 1) * page_size).limit(page_size))
+    return items, total
 
 
 class VolunteerRepository(MongoRepository):
@@ -30,16 +37,11 @@ class VolunteerRepository(MongoRepository):
     indexes = ([("town", ASCENDING)], [("action_types", ASCENDING)], [("created_at", DESCENDING)],
                [("actor_id", ASCENDING)])
 
-    def list(self, *, town: str | None = None, action_type: str | None = None, status: str | None = None,
-             limit: int = 50) -> list[dict]:
-        query = {}
-        if town:
-            query["town"] = town
-        if action_type:
-            query["action_types"] = action_type  # matches an element of the array
-        if status:  # a pledge stored before statuses existed is active
-            query["status"] = {"$in": ["active", None]} if status == "active" else status
-        return self.newest(query, limit)
+    def page(self, where: PledgeFilter = PledgeFilter(), *, page: int = 1,
+             page_size: int = 50) -> tuple[list[dict], int]:
+        """One page of the pledges `where` selects (`PledgeFilter.to_query`), newest first (ties by
+        id), and how many it selects."""
+        return _page(self, where.to_query(), page, page_size)
 
     def linked_to(self, actor_id: str) -> list[dict]:
         """Every pledge of the organisation `actor_id`, whatever its status."""
@@ -64,29 +66,26 @@ class ActorRepository(MongoRepository):
     MAP_PROJECTION = {"_id": False, "actor_id": True, "kind": True, "name": True, "town": True, "location": True}
 
     @staticmethod
-    def _query(kinds=None, town: str | None = None) -> dict:
+    def _query(kinds=None, town: str | None = None, bbox: BoundingBox | None = None) -> dict:
         query: dict = {"status": {"$ne": ERASED}}  # an erased actor's tombstone is listed nowhere
         if kinds:
             query["kind"] = {"$in": list(kinds)}
         if town:
             query["town"] = town
+        if bbox is not None:  # pupils and territory managers have no location: never inside
+            query.update(bbox.to_query("location"))
         return query
 
-    def page(self, *, kinds=None, town: str | None = None, page: int = 1,
+    def page(self, *, kinds=None, town: str | None = None, bbox: BoundingBox | None = None, page: int = 1,
              page_size: int = 50) -> tuple[list[dict], int]:
         """One page of the actors matching the filters, newest first (ties by id), and how many match."""
-        query = self._query(kinds, town)
-        total = self.collection.count_documents(query, session=self.session)
-        cursor = self.collection.find(query, {"_id": False}, session=self.session)
-        items = list(cursor.sort(list(self.newest_first)).skip((page - 1) * page_size).limit(page_size))
-        return items, total
+        return _page(self, self._query(kinds, town, bbox), page, page_size)
 
     def on_map(self, bbox: BoundingBox | None = None) -> list[dict]:
         """Organisations and schools (never pupils), within `bbox` if given, with the map's fields."""
         query: dict = {"kind": {"$in": list(MAPPED_KINDS)}, "status": {"$ne": ERASED}}
         if bbox is not None:
-            query["location.lon"] = {"$gte": bbox.min_lon, "$lte": bbox.max_lon}
-            query["location.lat"] = {"$gte": bbox.min_lat, "$lte": bbox.max_lat}
+            query.update(bbox.to_query("location"))
         cursor = self.collection.find(query, self.MAP_PROJECTION, session=self.session)
         return list(cursor.sort(list(self.newest_first)))
 

@@ -37,5 +37,5 @@ def ready(settings: Settings) -> Callable[[], bool]:
 
 
 def rome() -> RomeReference:
-    """The ROME reference shipped with the service (read once per process)."""
-    return load_rome_reference()
+    """The ROME reference of contracts/reference/rome.json (read once per process)."""
+    return load_rome_reference(settings().contracts_dir / "reference" / "rome.json")

@@ -11,22 +11,21 @@ from vitawin_common.testing import InMemoryRepository, InMemoryUnitOfWork
 
 from vitawin_actors import bootstrap
 from vitawin_actors.api import create_app
-from vitawin_actors.domain import MAPPED_KINDS
+from vitawin_actors.domain import MAPPED_KINDS, PledgeFilter
 from vitawin_actors.handlers import ConcurrentChange
 
 
 class FakeVolunteers(InMemoryRepository):
-    """VolunteerRepository's list, linked_to and replace (over the version read, ConcurrentChange
-    otherwise)."""
+    """VolunteerRepository's page (what `PledgeFilter.matches` selects), linked_to and replace (over
+    the version read, ConcurrentChange otherwise)."""
     id_field = "volunteer_id"
 
     def linked_to(self, actor_id) -> list[dict]:
         return [copy.deepcopy(doc) for doc in self.docs.values() if doc.get("actor_id") == actor_id]
 
-    def list(self, *, town=None, action_type=None, status=None, limit=50) -> list[dict]:
-        return self.newest(lambda doc: town in (None, doc["town"])
-                           and (action_type is None or action_type in doc["action_types"])
-                           and status in (None, doc.get("status", "active")), limit)
+    def page(self, where=PledgeFilter(), *, page=1, page_size=50) -> tuple[list[dict], int]:
+        found = self.newest(where.matches, len(self.docs))
+        return found[(page - 1) * page_size: page * page_size], len(found)
 
     def replace(self, doc: dict, expected_version: int) -> None:
         stored = self.docs.get(doc["volunteer_id"])
@@ -37,13 +36,16 @@ class FakeVolunteers(InMemoryRepository):
 
 class FakeActors(InMemoryRepository):
     """ActorRepository's page, on_map and replace over the in-memory documents (tombstones of
-    erased actors are neither listed nor mapped)."""
+    erased actors are neither listed nor mapped; an actor without a location, a pupil or a
+    territory manager, is outside any bbox)."""
     id_field = "actor_id"
     MAP_FIELDS = ("actor_id", "kind", "name", "town", "location")
 
-    def page(self, *, kinds=None, town=None, page=1, page_size=50) -> tuple[list[dict], int]:
+    def page(self, *, kinds=None, town=None, bbox=None, page=1, page_size=50) -> tuple[list[dict], int]:
         found = self.newest(lambda doc: doc.get("status") != "erased" and (not kinds or doc["kind"] in kinds)
-                            and town in (None, doc.get("town")), len(self.docs))
+                            and town in (None, doc.get("town"))
+                            and (bbox is None or ("location" in doc and bbox.contains(doc["location"]))),
+                            len(self.docs))
         return found[(page - 1) * page_size: page * page_size], len(found)
 
     def on_map(self, bbox=None) -> list[dict]:

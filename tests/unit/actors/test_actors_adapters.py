@@ -59,6 +59,15 @@ def test_page_without_filters_queries_everything(uow):
     uow.actors.collection.count_documents.assert_called_once_with({"status": {"$ne": "erased"}}, session=None)
 
 
+def test_page_with_a_box_asks_for_a_location_inside_it(uow):
+    uow.actors.collection.count_documents.return_value = 0
+    uow.actors.page(kinds=["school"], bbox=BoundingBox(2.40, 48.79, 2.56, 48.86))
+    query = uow.actors.collection.count_documents.call_args.args[0]
+    assert query == {"status": {"$ne": "erased"}, "kind": {"$in": ["school"]},
+                     "location.lon": {"$gte": 2.40, "$lte": 2.56}, "location.lat": {"$gte": 48.79, "$lte": 48.86}}
+    assert uow.actors.collection.find.call_args.args[0] == query
+
+
 def test_the_map_asks_for_organisations_and_schools_in_the_box_and_never_for_contacts(uow):
     collection = uow.actors.collection
     collection.find.return_value.sort.return_value = iter([])

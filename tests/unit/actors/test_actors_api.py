@@ -65,7 +65,7 @@ VALID = {
 }
 EVENT_FIELDS = {
     "organisation": {"actor_id", "kind", "name", "town", "location", "naf_code", "serves_territory_from_outside"},
-    "school": {"actor_id", "kind", "name", "town", "location", "uai", "school_type"},
+    "school": {"actor_id", "kind", "name", "town", "location", "uai", "school_type", "levels", "internship_periods"},
     "pupil": {"actor_id", "kind", "level", "school_uai", "town"},
     "territory_manager": {"actor_id", "kind", "organisation_name"},
 }
@@ -419,8 +419,22 @@ def test_list_shows_the_public_view_only(client, directory):
     assert "@" not in listed and "Léa" not in listed and "siret" not in listed
 
 
+def test_list_filters_by_bbox_and_leaves_out_actors_without_a_location(client, directory):
+    company_1, company_2, school_, pupil_, craftsman, manager = (a["actor_id"] for a in directory)
+    around_vincennes = "bbox=2.42,48.83,2.45,48.86"
+    assert _ids(_page(client, around_vincennes)) == [school_, company_1]
+    whole_territory = "bbox=2.3,48.7,2.7,48.95"
+    assert _ids(_page(client, whole_territory)) == [craftsman, school_, company_2, company_1]  # no pupil, no manager
+    assert _page(client, f"{whole_territory}&kind=pupil&kind=territory_manager")["total"] == 0
+    assert _ids(_page(client, f"{whole_territory}&kind=company&town=94033")) == [company_2]
+    page = _page(client, f"{around_vincennes}&page_size=1&page=2")
+    assert (_ids(page), page["total"]) == ([company_1], 2)
+
+
 @pytest.mark.parametrize("query, field, french", [
     ("kind=restaurant", "kind", "Type d'acteur inconnu"), ("town=Vincennes", "town", "Code INSEE"),
+    ("bbox=2.40,48.79,2.56", "bbox", "Emprise invalide : format attendu"),
+    ("bbox=2.56,48.79,2.40,48.86", "bbox", "le minimum doit précéder le maximum"),
     ("page=0", "page", "Doit être supérieur ou égal à 1."), ("page=deux", "page", "Nombre entier attendu."),
     ("page_size=0", "page_size", "Doit être compris entre 1 et 200."),
     ("page_size=201", "page_size", "Doit être compris entre 1 et 200."),

@@ -146,7 +146,8 @@ def test_the_document_keeps_everything_the_event_only_public_fields(contract_set
 @pytest.mark.parametrize("command, fields", [
     (organisation(kind="partner_organisation", town="75112", location=BERCY, serves_territory_from_outside=True),
      {"actor_id", "kind", "name", "town", "location", "naf_code", "serves_territory_from_outside"}),
-    (school(), {"actor_id", "kind", "name", "town", "location", "uai", "school_type"}),
+    (school(), {"actor_id", "kind", "name", "town", "location", "uai", "school_type", "levels",
+                 "internship_periods"}),
     (pupil(), {"actor_id", "kind", "level", "school_uai", "town"}),
     (RegisterTerritoryManager(name="Camille Martin", contact_email="c.martin@pemb.example.fr",
                               organisation_name="Paris Est Marne et Bois"),

@@ -7,6 +7,7 @@ from unittest.mock import MagicMock
 import pytest
 
 from vitawin_actors.adapters import MongoUnitOfWork
+from vitawin_actors.domain import PledgeFilter
 
 
 @pytest.fixture
@@ -30,14 +31,29 @@ def test_the_volunteer_and_its_event_are_written_in_the_same_transaction(uow):
     session.commit_transaction.assert_called_once_with()
 
 
-def test_list_queries_town_and_action_type_newest_first(uow):
-    cursor = uow.volunteers.collection.find.return_value
-    cursor.sort.return_value.limit.return_value = iter([{"volunteer_id": "vol-1"}])
-    assert uow.volunteers.list(town="94080", action_type="mentoring", limit=5) == [{"volunteer_id": "vol-1"}]
-    uow.volunteers.collection.find.assert_called_once_with(
-        {"town": "94080", "action_types": "mentoring"}, {"_id": False}, session=None)
+def test_page_sends_the_filter_query_counts_then_skips_and_limits_newest_first(uow):
+    collection = uow.volunteers.collection
+    collection.count_documents.return_value = 12
+    cursor = collection.find.return_value
+    cursor.sort.return_value.skip.return_value.limit.return_value = iter([{"volunteer_id": "vol-1"}])
+    where = PledgeFilter(town="94080", action_type="mentoring")
+
+    items, total = uow.volunteers.page(where, page=3, page_size=5)
+
+    assert (items, total) == ([{"volunteer_id": "vol-1"}], 12)
+    query = {"town": "94080", "action_types": "mentoring"}
+    assert where.to_query() == query
+    collection.count_documents.assert_called_once_with(query, session=None)
+    collection.find.assert_called_once_with(query, {"_id": False}, session=None)
     cursor.sort.assert_called_once_with([("created_at", -1), ("_id", -1)])
-    cursor.sort.return_value.limit.assert_called_once_with(5)
+    cursor.sort.return_value.skip.assert_called_once_with(10)
+    cursor.sort.return_value.skip.return_value.limit.assert_called_once_with(5)
+
+
+def test_page_without_a_filter_queries_everything(uow):
+    uow.volunteers.collection.count_documents.return_value = 0
+    uow.volunteers.page()
+    uow.volunteers.collection.count_documents.assert_called_once_with({}, session=None)
 
 
 def test_ensure_indexes_indexes_the_volunteers_and_the_outbox(uow):

@@ -140,7 +140,7 @@ def three_volunteers(client, payload):
 
 def _ids(response):
     assert response.status_code == 200
-    return {volunteer["volunteer_id"] for volunteer in response.get_json()}
+    return {volunteer["volunteer_id"] for volunteer in response.get_json()["items"]}
 
 
 def test_list_returns_every_volunteer(client, three_volunteers):
@@ -157,11 +157,12 @@ def test_list_filters_by_action_type(client, three_volunteers):
     assert _ids(client.get("/api/v1/volunteers?town=94080&action_type=mentoring")) == {three_volunteers[2]}
 
 
-def test_list_honours_limit(client, three_volunteers):
-    assert len(_ids(client.get("/api/v1/volunteers?limit=2"))) == 2
+def test_list_honours_page_size(client, three_volunteers):
+    assert len(_ids(client.get("/api/v1/volunteers?page_size=2"))) == 2
 
 
-@pytest.mark.parametrize("query, field", [("limit=0", "limit"), ("limit=201", "limit"), ("limit=beaucoup", "limit"),
+@pytest.mark.parametrize("query, field", [("page_size=0", "page_size"), ("page_size=201", "page_size"),
+                                          ("page_size=beaucoup", "page_size"), ("page=0", "page"),
                                           ("town=75056", "town"), ("action_type=cooking", "action_type")])
 def test_list_refuses_bad_filters_in_french(client, query, field):
     response = client.get(f"/api/v1/volunteers?{query}")

@@ -17,8 +17,8 @@ from vitawin_common.events import new_event
 from vitawin_common.outbox import Outbox
 from vitawin_common.testing import InMemoryRepository, InMemoryUnitOfWork
 
-from vitawin_actors import bootstrap
-from vitawin_actors.domain import normalise_siret, normalise_uai
+from vitawin_actors import bootstrap, handlers
+from vitawin_actors.domain import ActionSettings, Pledge, normalise_siret, normalise_uai
 from vitawin_actors.importers import cli, education, lambert93, pledges, sirene
 from vitawin_actors.importers.reading import NOTED, SKIPPED, FileRejected, ImportReport
 from vitawin_actors.importers.writing import ImportUnitOfWork, Prepared, derived_id, outbox_entry, run_import
@@ -392,7 +392,8 @@ def test_colleges_and_lycees_become_school_actors_with_their_type_and_levels(tmp
     for event, channel in uow.published:
         assert channel == "actors" and event.type == ACTOR_REGISTERED
         contract_set.validate(event.type, event.data)
-        assert set(event.data) == {"actor_id", "kind", "name", "town", "location", "uai", "school_type"}
+        assert set(event.data) == {"actor_id", "kind", "name", "town", "location", "uai", "school_type",
+                                   "levels", "internship_periods"}
 
 
 def test_bad_school_rows_are_reported_and_other_establishments_are_passed_over(tmp_path, uow, territory,
@@ -477,6 +478,33 @@ def test_pledges_become_volunteers_linked_to_their_establishment_with_their_even
         assert channel == "volunteers" and event.source == "/vitawin/actors"
         assert event.subject == event.data["volunteer_id"]
         contract_set.validate(event.type, event.data)
+
+
+def test_an_imported_pledge_is_stored_and_published_as_the_api_registers_it(tmp_path, uow, territory,
+                                                                            contract_set):
+    """Per-action settings (the defaults: a line has none; an `actions` field is not read), status
+    active and version 1, in the document and in an event that satisfies its contract."""
+    line = pledge_line(actions={"testimony": {"audience": "college"}})
+    pledges.import_file(write_pledges(tmp_path / "engagements.jsonl", [line]), uow, territory)
+    [imported] = uow.volunteers.docs.values()
+    [(event, _)] = uow.published
+
+    api_uow = InMemoryUnitOfWork()
+    api_uow.volunteers = api_uow.attach(Docs("volunteer_id"))
+    registered = handlers.register_volunteer(pledges.pledge(line, territory), api_uow)  # what POST stores
+    [(api_event, _)] = api_uow.published
+
+    assert set(imported) == set(registered.to_document())
+    assert imported["actions"] == registered.actions_plain() == {
+        action_type: ActionSettings.build(action_type).to_plain() for action_type in ("testimony", "internship")}
+    assert (imported["status"], imported["version"], imported["updated_at"]) == ("active", 1, imported["created_at"])
+    assert Pledge.from_document(imported).to_document() == imported
+    assert event.type == api_event.type == VOLUNTEER_REGISTERED
+    assert set(event.data) == set(api_event.data) and event.data["volunteer_id"] == imported["volunteer_id"]
+    assert {k: v for k, v in event.data.items() if k != "volunteer_id"} == {
+        k: v for k, v in api_event.data.items() if k != "volunteer_id"}
+    assert event.data["actions"] == imported["actions"] and event.data["version"] == 1
+    contract_set.validate(event.type, event.data)
 
 
 def test_bad_pledge_lines_are_reported_and_the_load_goes_on(tmp_path, uow, territory, contract_set):

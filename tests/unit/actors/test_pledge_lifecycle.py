@@ -222,7 +222,7 @@ def test_list_filters_by_status(client, payload, volunteer_id):
     client.post(url(volunteer_id, "/pause"))
 
     def ids(query):
-        return {v["volunteer_id"] for v in client.get(f"/api/v1/volunteers?{query}").get_json()}
+        return {v["volunteer_id"] for v in client.get(f"/api/v1/volunteers?{query}").get_json()["items"]}
 
     assert ids("status=paused") == {volunteer_id}
     assert ids("status=active") == {other}

@@ -8,9 +8,9 @@ from unittest.mock import MagicMock
 import pytest
 
 from vitawin_actors import bootstrap
-from vitawin_actors.adapters import ROME_FILE, MongoUnitOfWork, load_rome_reference
-from vitawin_actors.domain import (ActionSettings, InvalidValue, RomeJob, RomeReference, check_job_fair_dates,
-                                   check_levels_for_audience, complete_actions)
+from vitawin_actors.adapters import MongoUnitOfWork, load_rome_reference
+from vitawin_actors.domain import (ActionSettings, InvalidValue, PledgeFilter, RomeJob, RomeReference,
+                                   check_job_fair_dates, check_levels_for_audience, complete_actions)
 from vitawin_actors.handlers import ConcurrentChange
 
 # Jobs pupils of collège and lycée discover most (stages de 3e, lycée professionnel).
@@ -30,8 +30,9 @@ COMMON_JOBS = {
 
 
 def test_the_shipped_rome_reference_has_every_job_sheet_with_its_french_label():
-    rome = load_rome_reference()
-    assert ROME_FILE.name == "rome.json" and (ROME_FILE.parent / "README.md").is_file()
+    rome_file = bootstrap.settings().contracts_dir / "reference" / "rome.json"
+    rome = load_rome_reference(rome_file)
+    assert (rome_file.parent / "README.md").is_file()
     assert len(rome) > 1500
     assert all(rome.labels[code] == label for code, label in COMMON_JOBS.items())
     assert {code[0] for code in rome.labels} == set("ABCDEFGHIJKLMN")
@@ -122,10 +123,11 @@ def test_a_replace_that_matches_nothing_is_a_concurrent_change(mongo_uow):
         mongo_uow.volunteers.replace({"volunteer_id": "vol-1", "version": 5}, expected_version=4)
 
 
-def test_list_filters_by_status_counting_a_pledge_without_status_as_active(mongo_uow):
+def test_page_filters_by_status_counting_a_pledge_without_status_as_active(mongo_uow):
     collection = mongo_uow.volunteers.collection
-    collection.find.return_value.sort.return_value.limit.return_value = iter([])
-    mongo_uow.volunteers.list(status="active")
+    collection.count_documents.return_value = 0
+    collection.find.return_value.sort.return_value.skip.return_value.limit.return_value = iter([])
+    mongo_uow.volunteers.page(PledgeFilter(status="active"))
     assert collection.find.call_args.args[0] == {"status": {"$in": ["active", None]}}
-    mongo_uow.volunteers.list(status="paused")
+    mongo_uow.volunteers.page(PledgeFilter(status="paused"))
     assert collection.find.call_args.args[0] == {"status": "paused"}

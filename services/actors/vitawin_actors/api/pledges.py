@@ -1,0 +1,282 @@
+"""/api/v1/volunteers: professionals pledge to act for pupils of the territory (register, list,
+read, edit, pause, resume, withdraw)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Callable
+
+from flask import url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, ValidationError, fields, missing, post_load, validate, validates_schema
+
+from vitawin_common.territory import InvalidPlace, Location
+
+from vitawin_actors import handlers
+from vitawin_actors.api.actions import ActionsSchema
+from vitawin_actors.api.fields import (ACTION_CHOICES, ACTION_TYPE, BBOX_DESCRIPTION, BBOX_EXAMPLE, NUMBER,
+                                       BoundingBoxField, RomeCode, VolunteerLocationSchema, _choice, _choices, _deps,
+                                       _known_town, _page_number, _page_size)
+from vitawin_actors.domain import (AUDIENCES, DEFAULT_MAX_DISTANCE_KM, MAX_DISTANCE_KM, ORGANISATION_KINDS, STATUSES,
+                                   PledgeConflict, PledgeFilter, RegisterVolunteer, check_location, is_erased)
+
+
+def _unique(values: list) -> None:
+    if len(set(values)) != len(values):
+        raise ValidationError("Chaque type d'action ne doit figurer qu'une fois.")
+
+
+def _registered_organisation(actor_id: str) -> None:
+    actor = _deps().uow_factory().actors.get(actor_id)
+    if actor is None:
+        raise ValidationError("Acteur inconnu de l'annuaire : inscrivez d'abord l'organisation (/api/v1/actors).")
+    if is_erased(actor):
+        raise ValidationError("Cet acteur a été effacé de l'annuaire : il ne peut plus être lié à un engagement.")
+    if actor["kind"] not in ORGANISATION_KINDS:
+        raise ValidationError("L'acteur indiqué n'est pas une organisation (entreprise, artisan, collectivité, "
+                              "association, établissement public, organisation partenaire).")
+
+
+def _not_pledged(action_types, actions) -> dict[str, list[str]]:
+    """Settings given for action types the pledge does not offer: {type: [French reason]}."""
+    return {key: [f"Action absente de action_types : ajoutez « {key} » à action_types ou retirez ces réglages."]
+            for key in actions if key not in action_types}
+
+
+class VolunteerSchema(Schema):
+    volunteer_id = fields.String(dump_only=True, metadata={"example": "vol-0b7c1d2e"})
+    organisation_name = fields.String(required=True, validate=validate.Length(1, 200),
+                                      metadata={"description": "Nom de l'entreprise ou de l'organisme"})
+    contact_email = fields.Email(required=True, validate=validate.Length(max=254),
+                                 metadata={"description": "Adresse e-mail de contact"})
+    town = fields.String(required=True, validate=_known_town,
+                         metadata={"description": "Code INSEE d'une commune du territoire", "example": "94080"})
+    location = fields.Nested(VolunteerLocationSchema, required=True, metadata={
+        "description": "Lieu d'accueil, à 5 km au plus du centre de la commune indiquée"})
+    action_types = fields.List(
+        fields.String(validate=ACTION_TYPE), required=True,
+        validate=[validate.Length(min=1, error="Indiquez au moins un type d'action."), _unique],
+        metadata={"description": f"Actions proposées : {ACTION_CHOICES}"})
+    max_distance_km = fields.Float(
+        load_default=DEFAULT_MAX_DISTANCE_KM, error_messages=NUMBER,
+        validate=validate.Range(0, MAX_DISTANCE_KM, min_inclusive=False,
+                                error=f"Doit être supérieur à 0 et au plus {MAX_DISTANCE_KM:g} km."),
+        metadata={"description": "Distance maximale de déplacement, en km"})
+    actor_id = fields.String(validate=[validate.Length(1, 64), _registered_organisation], metadata={
+        "description": "Identifiant de l'organisation dans l'annuaire des acteurs, si elle y est inscrite",
+        "example": "act-0b7c1d2e3f40516273849a0b1c2d3e4f"})
+    actions = fields.Nested(ActionsSchema, metadata={
+        "description": "Réglages de chaque action, par type d'action (chaque clé parmi action_types ; une "
+                       "action sans réglages prend les valeurs par défaut)"})
+    status = fields.String(dump_only=True, metadata={"description": f"Statut : {_choices(STATUSES)}"})
+    version = fields.Integer(dump_only=True, metadata={
+        "description": "Version de l'engagement : 1 à l'inscription, + 1 à chaque changement"})
+    created_at = fields.DateTime(dump_only=True)
+    updated_at = fields.DateTime(dump_only=True)
+    withdrawn_at = fields.DateTime(dump_only=True)
+
+    @validates_schema(skip_on_field_errors=False)
+    def location_in_town(self, data, **kwargs) -> None:
+        if "town" in data and isinstance(data.get("location"), Location):  # both valid so far
+            try:
+                check_location(_deps().territory.towns[data["town"]], data["location"])
+            except InvalidPlace as exc:
+                raise ValidationError(str(exc), field_name=exc.field) from exc
+
+    @validates_schema(skip_on_field_errors=False)
+    def actions_are_pledged(self, data, **kwargs) -> None:
+        if "action_types" in data and data.get("actions"):
+            not_pledged = _not_pledged(data["action_types"], data["actions"])
+            if not_pledged:
+                raise ValidationError({"actions": not_pledged})
+
+    @post_load
+    def to_command(self, data, **kwargs) -> RegisterVolunteer:
+        return RegisterVolunteer(**data)
+
+
+class VolunteerPatchSchema(VolunteerSchema):
+    """Any field of a pledge, at least one; each checked as at registration. An entry of `actions`
+    replaces that action's settings whole; the other actions keep theirs. `actor_id: null`
+    unlinks the organisation."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required, field.load_default = False, missing
+        self.fields["actor_id"].allow_none = True
+
+    @validates_schema(pass_original=True)
+    def something_to_change(self, data, original, **kwargs) -> None:
+        if isinstance(original, Mapping) and not original:
+            raise ValidationError("Indiquez au moins un champ à modifier.")
+
+    # The rules across fields need the stored pledge: the view checks them (`_patch_errors`).
+    def location_in_town(self, data, **kwargs) -> None: ...
+    def actions_are_pledged(self, data, **kwargs) -> None: ...
+
+    @post_load
+    def to_command(self, data, **kwargs) -> dict:
+        return data
+
+
+def _patch_errors(changes: dict, stored: dict) -> dict:
+    """The rules across fields, on the pledge as it would be after `changes`."""
+    errors: dict = {}
+    if "town" in changes or "location" in changes:
+        town = changes.get("town", stored["town"])
+        location = changes.get("location") or Location(stored["location"]["lat"], stored["location"]["lon"])
+        try:
+            check_location(_deps().territory.towns[town], location)
+        except InvalidPlace as exc:
+            errors[exc.field if "location" in changes else "town"] = [str(exc)]
+    not_pledged = _not_pledged(changes.get("action_types", stored["action_types"]), changes.get("actions") or {})
+    if not_pledged:
+        errors["actions"] = not_pledged
+    return errors
+
+
+AUDIENCE_FILTER = ("Public d'une action : college (actions ouvertes aux collégiens : public college ou all), "
+                   "lycee (ouvertes aux lycéens : lycee ou all), all (ouvertes aux deux : public all "
+                   "seulement) ; sans ce paramètre, tous les publics")
+
+
+class VolunteerQuerySchema(Schema):
+    """The filters of the list (a domain.PledgeFilter once loaded, with the page asked for)."""
+    town = fields.String(validate=_known_town, metadata={
+        "description": "Code INSEE d'une commune du territoire", "example": "94080"})
+    action_type = fields.String(validate=ACTION_TYPE, metadata={
+        "description": f"Type d'action proposée : {ACTION_CHOICES} ; rome et audience portent alors sur "
+                       f"cette action"})
+    rome = RomeCode(metadata={"description": "Code ROME d'un métier d'une action (référentiel ROME de "
+                                             "France Travail)", "example": "D1102"})
+    audience = fields.String(validate=_choice(AUDIENCES, "Public inconnu"), metadata={"description": AUDIENCE_FILTER})
+    status = fields.String(validate=_choice(STATUSES, "Statut inconnu"), metadata={
+        "description": f"Statut : {_choices(STATUSES)} (par défaut, tous)"})
+    bbox = BoundingBoxField(metadata={"description": f"{BBOX_DESCRIPTION} : seuls les engagements dont le lieu "
+                                                     f"d'accueil est dedans", "example": BBOX_EXAMPLE})
+    page = _page_number()
+    page_size = _page_size("Engagements")
+
+    @post_load
+    def to_filter(self, data, **kwargs) -> dict:
+        page, page_size, rome = data.pop("page"), data.pop("page_size"), data.pop("rome", None)
+        return {"where": PledgeFilter(rome=rome.code if rome else None, **data), "page": page,
+                "page_size": page_size}
+
+
+class VolunteerPageSchema(Schema):
+    items = fields.List(fields.Nested(VolunteerSchema), metadata={"description": "Les plus récents d'abord"})
+    page = fields.Integer()
+    page_size = fields.Integer()
+    total = fields.Integer(metadata={"description": "Nombre d'engagements correspondant aux filtres, toutes pages"})
+
+
+blp = Blueprint("volunteers", __name__, url_prefix="/api/v1/volunteers",
+                description="Engagements des professionnels volontaires")
+
+
+@blp.route("")
+class Volunteers(MethodView):
+    @blp.arguments(VolunteerQuerySchema, location="query")
+    @blp.response(200, VolunteerPageSchema)
+    def get(self, query):
+        """Lister les engagements (les plus récents d'abord), page par page
+
+        Réponse : {items, page, page_size, total}. Les filtres se cumulent. `rome` et `audience`
+        portent sur une même action de l'engagement : celle de `action_type` s'il est donné ;
+        sinon, l'une au moins de ses actions doit remplir à elle seule ces deux conditions (celles
+        qui sont données). Un engagement enregistré sans statut est actif ; une action sans
+        réglages a le public all et aucun code ROME."""
+        items, total = _deps().uow_factory().volunteers.page(query["where"], page=query["page"],
+                                                              page_size=query["page_size"])
+        return {"items": items, "page": query["page"], "page_size": query["page_size"], "total": total}
+
+    @blp.arguments(VolunteerSchema)
+    @blp.response(201, VolunteerSchema)
+    def post(self, command: RegisterVolunteer):
+        """Enregistrer l'engagement d'un professionnel
+
+        Un engagement par professionnel, avec plusieurs actions : `action_types` les liste, `actions`
+        donne les réglages de chacune (métiers ROME, public, modalité, distance, plafond de mises
+        en relation par semaine, puis ceux propres au type d'action). Une action sans réglages
+        prend les valeurs par défaut. L'engagement commence actif, en version 1."""
+        pledge = handlers.register_volunteer(command, _deps().uow_factory())
+        return pledge.to_document(), {"Location": url_for(".VolunteerById", volunteer_id=pledge.volunteer_id)}
+
+
+NOT_FOUND = "Engagement introuvable."
+
+
+def _lifecycle(change: Callable, volunteer_id: str):
+    try:
+        return change(volunteer_id, _deps().uow_factory()).to_document()
+    except handlers.VolunteerNotFound:
+        abort(404, message=NOT_FOUND)
+    except PledgeConflict as exc:
+        abort(409, message=str(exc))
+    except handlers.ConcurrentChange:
+        abort(409, message="L'engagement a été modifié entre-temps : relisez-le puis recommencez.")
+
+
+@blp.route("/<volunteer_id>")
+class VolunteerById(MethodView):
+    @blp.response(200, VolunteerSchema)
+    @blp.alt_response(404, description="Engagement introuvable")
+    def get(self, volunteer_id: str):
+        """Lire un engagement (avec son statut : active, paused ou withdrawn)"""
+        volunteer = _deps().uow_factory().volunteers.get(volunteer_id)
+        if volunteer is None:
+            abort(404, message=NOT_FOUND)
+        return volunteer
+
+    @blp.arguments(VolunteerPatchSchema)
+    @blp.response(200, VolunteerSchema)
+    @blp.alt_response(404, description="Engagement introuvable")
+    @blp.alt_response(409, description="Engagement retiré, ou modifié entre-temps")
+    def patch(self, changes: dict, volunteer_id: str):
+        """Modifier un engagement
+
+        N'importe quel champ, au moins un, vérifié comme à l'inscription. Une entrée de `actions`
+        remplace tous les réglages de cette action ; les autres actions gardent les leurs. Un
+        type d'action retiré de `action_types` perd ses réglages. Chaque modification augmente
+        la version de 1 ; un engagement retiré ne se modifie plus (409)."""
+        stored = _deps().uow_factory().volunteers.get(volunteer_id)
+        if stored is None:
+            abort(404, message=NOT_FOUND)
+        if stored.get("status") == "withdrawn":
+            abort(409, message="L'engagement a été retiré : il ne peut plus être modifié.")
+        errors = _patch_errors(changes, stored)
+        if errors:
+            abort(422, errors={"json": errors})
+        return _lifecycle(lambda vid, uow: handlers.update_volunteer(vid, changes, uow), volunteer_id)
+
+    @blp.response(204)
+    @blp.alt_response(404, description="Engagement introuvable")
+    @blp.alt_response(409, description="Engagement déjà retiré")
+    def delete(self, volunteer_id: str):
+        """Retirer un engagement
+
+        Définitif : l'engagement passe au statut withdrawn, reste lisible pour l'historique et
+        n'est plus proposé. Un second retrait répond 409."""
+        _lifecycle(handlers.withdraw_volunteer, volunteer_id)
+
+
+@blp.route("/<volunteer_id>/pause")
+class VolunteerPause(MethodView):
+    @blp.response(200, VolunteerSchema)
+    @blp.alt_response(404, description="Engagement introuvable")
+    @blp.alt_response(409, description="Engagement déjà en pause, ou retiré")
+    def post(self, volunteer_id: str):
+        """Mettre un engagement en pause (il n'est plus proposé jusqu'à sa reprise)"""
+        return _lifecycle(handlers.pause_volunteer, volunteer_id)
+
+
+@blp.route("/<volunteer_id>/resume")
+class VolunteerResume(MethodView):
+    @blp.response(200, VolunteerSchema)
+    @blp.alt_response(404, description="Engagement introuvable")
+    @blp.alt_response(409, description="Engagement déjà actif, ou retiré")
+    def post(self, volunteer_id: str):
+        """Reprendre un engagement en pause"""
+        return _lifecycle(handlers.resume_volunteer, volunteer_id)
