@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 PACKAGES := common $(sort $(dir $(wildcard services/*/pyproject.toml)))
 
-.PHONY: install run test down lint-imports clean
+.PHONY: install run test down token lint-imports clean
 
 install: $(STAMP)
 
@@ -30,6 +30,12 @@ test: install
 # Stops a stack left running by `make run` (by the PIDs in var/run).
 down:
 	$(BIN)/python deploy/local/stack.py down
+
+# Prints an access token signed with the local stack's key (var/auth, made by `make run`), until
+# the gateway's sign-in exists: make token ROLE=school_referent SCHOOL=0940001W [ACTOR=act-...]
+token: install
+	@AUTH_PRIVATE_KEY_FILE=var/auth/private.pem $(BIN)/python -m vitawin_common.identity token \
+		--role $(ROLE) $(if $(ACTOR),--actor-id $(ACTOR)) $(if $(SCHOOL),--school-uai $(SCHOOL))
 
 lint-imports: install
 	$(BIN)/lint-imports --config .importlinter

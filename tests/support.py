@@ -62,3 +62,24 @@ def mails_to(maildir: Path, address: str) -> list:
 
 def unique_email(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}@tests.vitawin.test"
+
+
+UAI_CHECK_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"  # the Education nationale's: no I, O, Q
+
+
+def unique_uai() -> str:
+    """A valid UAI no other test uses: département 94, 4 random digits, the check letter."""
+    digits = f"094{uuid.uuid4().int % 10_000:04d}"
+    return digits + UAI_CHECK_LETTERS[int(digits) % 23]
+
+
+def token(env: dict, role: str, *, actor_id: str | None = None, school_uai: str | None = None) -> str:
+    """An access token of the stack under test, signed with its private key (env of a Stack)."""
+    from vitawin_common.identity import TokenIssuer
+
+    issuer = TokenIssuer(Path(env["AUTH_PRIVATE_KEY_FILE"]).read_bytes())
+    return issuer.issue(f"tests-{uuid.uuid4().hex[:8]}", role, actor_id=actor_id, school_uai=school_uai)
+
+
+def bearer(env: dict, role: str, **claims) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(env, role, **claims)}"}

@@ -11,7 +11,7 @@ from typing import Callable
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from vitawin_common import correlation, logs, metrics
+from vitawin_common import correlation, identity, logs, metrics
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,8 @@ def init_app(app: Flask, service: str, ready: Callable[[], bool] = lambda: True,
     if configure_logging:
         logs.configure(service)
     app.config.setdefault("MAX_CONTENT_LENGTH", 256 * 1024)
+    if identity.EXTENSION not in app.extensions:  # a test may have set its own verifier
+        identity.init_app(app, identity.verifier_from_env())
 
     @app.before_request
     def _begin():

@@ -21,6 +21,8 @@ from urllib.request import urlopen
 
 from honcho.environ import parse_procfile
 
+from vitawin_common import identity
+
 ROOT = Path(__file__).resolve().parents[2]
 PROCFILE = Path(__file__).with_name("Procfile")
 DEMO_TERRITORY = Path(__file__).with_name("demo_territory.py")
@@ -48,6 +50,9 @@ class Stack:
         self.procs: dict[str, subprocess.Popen] = {}
         self.commands = dict(parse_procfile(PROCFILE.read_text()).processes)
         ports = {name: str(base_port + offset) for name, offset in PORTS.items()}
+        # The access-token key pair of this stack (made once in VAR/auth): services verify with the
+        # public key; the private one signs tokens (the gateway's sign-in, and `make token`).
+        private_key, public_key = identity.write_keys(self.var / "auth")
         self.env = {
             **os.environ,
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -60,6 +65,7 @@ class Stack:
             "MONGODB_URI": f"mongodb://127.0.0.1:{mongodb_port}/?directConnection=true",
             "SMTP_HOST": "127.0.0.1",
             "CONTRACTS_DIR": str(ROOT / "contracts"),
+            "AUTH_PUBLIC_KEY_FILE": str(public_key), "AUTH_PRIVATE_KEY_FILE": str(private_key),
             "ACTORS_URL": f"http://127.0.0.1:{ports['ACTORS_PORT']}",
             "REQUESTS_URL": f"http://127.0.0.1:{ports['REQUESTS_PORT']}",
             "MATCHING_URL": f"http://127.0.0.1:{ports['MATCHING_PORT']}",

@@ -16,8 +16,9 @@ from vitawin_gateway.routing import Route
 log = logging.getLogger(__name__)
 
 # Request headers passed on to the upstream; everything else (cookies of other sites, Host,
-# hop-by-hop headers) stays at the gateway.
-FORWARDED_REQUEST_HEADERS = ("Content-Type", "Accept", "Accept-Language", "Idempotency-Key",
+# hop-by-hop headers) stays at the gateway. Authorization carries the access token that each
+# service verifies itself (vitawin_common.identity) to apply its object-level rules.
+FORWARDED_REQUEST_HEADERS = ("Content-Type", "Accept", "Accept-Language", "Authorization", "Idempotency-Key",
                              "If-Match", "If-None-Match")
 
 # RFC 9110 section 7.6.1, plus the old names still seen in the wild.

@@ -23,6 +23,7 @@ DEFAULT_TABLE: tuple[tuple[str, str, str, str], ...] = (
     (f"{API_PREFIX}/volunteers", "actors", "ACTORS_URL", "http://127.0.0.1:8081"),
     (f"{API_PREFIX}/actors", "actors", "ACTORS_URL", "http://127.0.0.1:8081"),
     (f"{API_PREFIX}/requests", "requests", "REQUESTS_URL", "http://127.0.0.1:8082"),
+    (f"{API_PREFIX}/initiatives", "requests", "REQUESTS_URL", "http://127.0.0.1:8082"),
     (f"{API_PREFIX}/proposals", "matching", "MATCHING_URL", "http://127.0.0.1:8083"),
     (f"{API_PREFIX}/notifications", "notify", "NOTIFY_URL", "http://127.0.0.1:8084"),
 )

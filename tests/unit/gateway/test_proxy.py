@@ -76,7 +76,7 @@ def test_upstream_error_status_and_body_are_passed_through(session):
 def test_only_the_headers_that_matter_are_forwarded(client, session):
     client.post("/api/v1/volunteers", data="{}", headers={
         "Content-Type": "application/json", "Accept": "application/json",
-        "Accept-Language": "fr-FR", "Idempotency-Key": "key-123",
+        "Accept-Language": "fr-FR", "Idempotency-Key": "key-123", "Authorization": "Bearer abc.def.ghi",
         "Cookie": "session=secret", "Connection": "keep-alive, X-Private", "X-Private": "p",
         "Host": "evil.example"})
     headers = session.calls[-1]["headers"]
@@ -84,6 +84,7 @@ def test_only_the_headers_that_matter_are_forwarded(client, session):
     assert headers["Accept"] == "application/json"
     assert headers["Accept-Language"] == "fr-FR"
     assert headers["Idempotency-Key"] == "key-123"
+    assert headers["Authorization"] == "Bearer abc.def.ghi", "services verify the access token themselves"
     lowered = {name.lower() for name in headers}
     assert not {"cookie", "connection", "x-private", "host"} & lowered
 
@@ -195,6 +196,7 @@ def test_routes_come_from_the_environment_by_default(monkeypatch):
     assert table == {"/api/v1/volunteers": "http://actors-api:8081",
                      "/api/v1/actors": "http://actors-api:8081",
                      "/api/v1/requests": "http://127.0.0.1:8082",
+                     "/api/v1/initiatives": "http://127.0.0.1:8082",
                      "/api/v1/proposals": "http://127.0.0.1:8083",
                      "/api/v1/notifications": "http://notify-api:8084"}
     assert app.test_client().get("/api/v1/volunteers").get_json()["service"] == "actors"
