@@ -25,7 +25,8 @@ from pymongo.errors import DuplicateKeyError
 from vitawin_common.outbox import Outbox
 from vitawin_common.uow import UnitOfWork
 
-from vitawin_matching.domain import ACTIVE, WITHDRAWN, BoundingBox, Location, Proposal, Request, Volunteer, is_newer
+from vitawin_matching.domain import (ACTIVE, CLOSED, OPEN, WITHDRAWN, BoundingBox, Location, Proposal, Request,
+                                    Volunteer, is_newer)
 from vitawin_matching.handlers import ProposalExists
 
 
@@ -118,37 +119,101 @@ class MongoVolunteers:
                 for d in docs if d.get("status", ACTIVE) == ACTIVE and box.contains(_location(d))]
 
 
+def _request(doc: dict) -> Request:
+    """A stored request (one stored before versions existed is version 1 and open)."""
+    return Request(request_id=doc["_id"], requester_kind=doc["requester_kind"],
+                   contact_email=doc.get("contact_email"), action_type=doc["action_type"],
+                   town=doc["town"], location=_location(doc), max_distance_km=doc["max_distance_km"],
+                   kind=doc.get("kind"), school_uai=doc.get("school_uai"), level=doc.get("level"),
+                   levels=tuple(doc.get("levels") or ()),
+                   audience=doc.get("audience"), professionals_wanted=doc.get("professionals_wanted"),
+                   rome_codes=tuple(doc.get("rome_codes") or ()),
+                   status=doc.get("request_status", OPEN), version=doc.get("version", 1))
+
+
 class MongoRequests:
+    """The latest known state of each request. `status` is matching's: "open" (accepts proposals)
+    or "closed"; `request_status` is the requests service's (open, partly_matched, fulfilled,
+    cancelled, expired); `version` orders the states; `proposal_count` is the slots taken, never
+    reset by an update. A document stored before versions existed is version 1 and open. A closing
+    event that came first leaves a placeholder with no more than `status`, `request_status`,
+    `version` and `proposal_count`: closed, it is never a candidate, and the created event's
+    $setOnInsert does not touch it. A closed request keeps no contact e-mail (PERSONAL_FIELDS): a
+    reopening update carries the whole state again."""
+
+    PERSONAL_FIELDS = ("contact_email",)
+
     def __init__(self, db: Database):
         self.collection = db["requests"]
         self.session = None  # the unit of work's session inside `with uow:`
 
-    def add(self, request: Request) -> None:
-        doc = {"requester_kind": request.requester_kind, "contact_email": request.contact_email,
-               "action_type": request.action_type, "town": request.town,
-               "location": {"lat": request.location.lat, "lon": request.location.lon},
-               "max_distance_km": request.max_distance_km, "status": "open", "proposal_count": 0,
-               "stored_at": datetime.now(timezone.utc)}
-        try:  # a replay must neither reopen the request nor reset its slots
+    @staticmethod
+    def _state(request: Request) -> dict:
+        is_open = request.is_open
+        return {"requester_kind": request.requester_kind,
+                "contact_email": request.contact_email if is_open else None,
+                "action_type": request.action_type, "town": request.town,
+                "location": {"lat": request.location.lat, "lon": request.location.lon},
+                "max_distance_km": request.max_distance_km, "kind": request.kind,
+                "school_uai": request.school_uai, "level": request.level, "levels": list(request.levels),
+                "audience": request.audience,
+                "professionals_wanted": request.professionals_wanted,
+                "rome_codes": list(request.rome_codes),
+                "status": OPEN if is_open else CLOSED, "request_status": request.status,
+                "version": request.version}
+
+    def _holds(self, request: Request) -> bool:
+        """Whether the stored state is this very one (its version) and open."""
+        doc = self.collection.find_one({"_id": request.request_id}, {"version": True, "status": True})
+        return doc is not None and doc.get("status") == OPEN and doc.get("version", 1) == request.version
+
+    def add(self, request: Request) -> bool:
+        doc = {**self._state(request), "proposal_count": 0, "stored_at": datetime.now(timezone.utc)}
+        try:  # $setOnInsert: a replay neither reopens the request nor resets its slots
             self.collection.update_one({"_id": request.request_id}, {"$setOnInsert": doc}, upsert=True)
         except DuplicateKeyError:
-            pass
+            pass  # the same request inserted at the same moment by another worker
+        return self._holds(request)
+
+    def replace(self, request: Request) -> bool:
+        older = [{"version": {"$lt": request.version}}]
+        if is_newer(request.version, None):
+            older.append({"version": {"$exists": False}})  # stored before versions existed: version 1
+        now = datetime.now(timezone.utc)
+        update = {"$set": {**self._state(request), "updated_at": now},
+                  "$setOnInsert": {"proposal_count": 0, "stored_at": now}}  # slots taken stay
+        try:  # matches only an older state; absent, the upsert inserts it
+            self.collection.update_one({"_id": request.request_id, "$or": older}, update, upsert=True)
+        except DuplicateKeyError:
+            pass  # present and as new or newer: the upsert's insert collides, nothing changes
+        return self._holds(request)
+
+    def close(self, request_id: str, request_status: str, version: int) -> None:
+        # Not older than the stored state: a replayed closing event after a newer (reopening)
+        # update changes nothing; the same version again is idempotent.
+        not_older = {"_id": request_id, "$or": [{"version": {"$lte": version}}, {"version": {"$exists": False}}]}
+        now = datetime.now(timezone.utc)
+        update = {"$set": {"status": CLOSED, "request_status": request_status, "updated_at": now},
+                  "$max": {"version": version},
+                  "$unset": {name: "" for name in self.PERSONAL_FIELDS},
+                  "$setOnInsert": {"proposal_count": 0, "stored_at": now}}
+        try:
+            self.collection.update_one(not_older, update, upsert=True)
+        except DuplicateKeyError:  # newer stored (nothing to do), or inserted at this moment by another worker
+            self.collection.update_one(not_older, update)
 
     def open_candidates(self, action_types: Iterable[str], box: BoundingBox, k: int) -> list[Request]:
         found = []
         for action_type in action_types:  # one indexed query per type rather than a scanning $in
-            for d in self.collection.find({"status": "open", "action_type": action_type, **_lat_band(box)}):
+            for d in self.collection.find({"status": OPEN, "action_type": action_type, **_lat_band(box)}):
                 if d["proposal_count"] < k and box.contains(_location(d)):
-                    found.append(Request(request_id=d["_id"], requester_kind=d["requester_kind"],
-                                         contact_email=d["contact_email"], action_type=d["action_type"],
-                                         town=d["town"], location=_location(d),
-                                         max_distance_km=d["max_distance_km"]))
+                    found.append(_request(d))
         return found
 
     def take_slot(self, request_id: str, k: int) -> int | None:
         """Atomic and inside the proposal's transaction: rolled back if the proposal is not made."""
         doc = self.collection.find_one_and_update(
-            {"_id": request_id, "status": "open", "proposal_count": {"$lt": k}},
+            {"_id": request_id, "status": OPEN, "proposal_count": {"$lt": k}},
             {"$inc": {"proposal_count": 1}}, projection={"proposal_count": True},
             return_document=ReturnDocument.AFTER, session=self.session)
         return None if doc is None else doc["proposal_count"]

@@ -58,11 +58,16 @@ def consumer_loop(config: Settings, producer) -> ConsumerLoop:
 
 
 def event_handlers(wrap) -> dict:
-    """The events matching reads, each with its handler (wrapped by `wrap`)."""
+    """The events matching reads, each with its handler (wrapped by `wrap`). The consumer loop
+    checks each event against its contract before the handler: a type whose schema is missing
+    from contracts/schemas is dead-lettered, not ignored."""
     return {"fr.vitawin.volunteer.registered.v1": wrap(handlers.on_volunteer_registered),
             "fr.vitawin.volunteer.updated.v1": wrap(handlers.on_volunteer_updated),
             "fr.vitawin.volunteer.withdrawn.v1": wrap(handlers.on_volunteer_withdrawn),
-            "fr.vitawin.request.created.v1": wrap(handlers.on_request_created)}
+            "fr.vitawin.request.created.v1": wrap(handlers.on_request_created),  # still on the topic
+            "fr.vitawin.request.created.v2": wrap(handlers.on_request_created),
+            "fr.vitawin.request.updated.v1": wrap(handlers.on_request_updated),
+            **{event_type: wrap(handlers.on_request_closed) for event_type in handlers.REQUEST_CLOSING_EVENTS}}
 
 
 def outbox_relay(config: Settings, producer) -> OutboxRelay:

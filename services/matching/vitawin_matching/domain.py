@@ -52,23 +52,60 @@ def is_newer(version: int, stored_version: int | None) -> bool:
     return version > (1 if stored_version is None else stored_version)
 
 
+# A request's status as the requests service publishes it. Matching only needs to know whether the
+# request still accepts proposals: open and partly_matched do, fulfilled, cancelled and expired
+# do not (the read model stores "open" or "closed" for that, next to the requester's status).
+REQUEST_STATUSES = ("open", "partly_matched", "fulfilled", "cancelled", "expired")
+ACCEPTING_STATUSES = frozenset({"open", "partly_matched"})
+OPEN, CLOSED = "open", "closed"
+
+
 @dataclass(frozen=True)
 class Request:
+    """A request as matching knows it: the latest state the requests service published.
+    `contact_email` is None for a pupil's request from fr.vitawin.request.created.v2 on (a pupil's
+    request carries no e-mail). `status` is the requests service's (REQUEST_STATUSES); `version`
+    orders the states (an event without one is 1). kind, school_uai, level (single-level kinds),
+    levels, audience, professionals_wanted and rome_codes come with v2 and are kept for the ranking by kind; a v1
+    request has none of them."""
     request_id: str
     requester_kind: str
-    contact_email: str
+    contact_email: str | None
     action_type: str
     town: str
     location: Location
     max_distance_km: float
+    kind: str | None = None
+    school_uai: str | None = None
+    level: str | None = None
+    levels: tuple[str, ...] = ()
+    audience: str | None = None
+    professionals_wanted: int | None = None
+    rome_codes: tuple[str, ...] = ()
+    status: str = "open"
+    version: int = 1
 
     @classmethod
     def from_event(cls, data: dict) -> "Request":
+        """From fr.vitawin.request.created.v1, fr.vitawin.request.created.v2 or
+        fr.vitawin.request.updated.v1 (the whole new state)."""
+        wanted = data.get("professionals_wanted")
         return cls(request_id=data["request_id"], requester_kind=data["requester_kind"],
-                   contact_email=data["contact_email"], action_type=data["action_type"],
+                   contact_email=data.get("contact_email"), action_type=data["action_type"],
                    town=data["town"],
                    location=Location(float(data["location"]["lat"]), float(data["location"]["lon"])),
-                   max_distance_km=float(data["max_distance_km"]))
+                   max_distance_km=float(data["max_distance_km"]),
+                   kind=data.get("kind"), school_uai=data.get("school_uai"), level=data.get("level"),
+                   levels=tuple(data.get("levels") or ()),
+                   audience=data.get("audience"),
+                   professionals_wanted=None if wanted is None else int(wanted),
+                   rome_codes=tuple(data.get("rome_codes") or ()),
+                   status=data.get("status", "open"), version=int(data.get("version", 1)))
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the request still accepts proposals."""
+        return self.status in ACCEPTING_STATUSES
 
 
 @dataclass(frozen=True)
@@ -119,8 +156,10 @@ def bounding_box(center: Location, radius_km: float) -> BoundingBox:
 
 
 def match(request: Request, volunteer: Volunteer) -> Match | None:
-    """The pair, if the volunteer is active, pledged this action and each side accepts the distance."""
-    if not volunteer.is_candidate or request.action_type not in volunteer.action_types:
+    """The pair, if the request is open, the volunteer active and pledged this action, and each side
+    accepts the distance."""
+    if (not request.is_open or not volunteer.is_candidate
+            or request.action_type not in volunteer.action_types):
         return None
     distance = distance_km(request.location, volunteer.location)
     if distance > min(request.max_distance_km, volunteer.max_distance_km):

@@ -27,7 +27,22 @@ event brings the volunteer back, and it holds even if it arrives before the volu
 active volunteer is a candidate, so a paused or withdrawn one is proposed to no new request;
 proposals already made stay as they are. A handler searches only when the read model holds the
 very state of its event (`add` and `replace` say so), which is what lets a replay finish its
-searches, and keeps an old registered event replayed after a withdrawal from proposing anyone."""
+searches, and keeps an old registered event replayed after a withdrawal from proposing anyone.
+
+A request has a lifecycle too (fr.vitawin.request.created.v1/v2, then fr.vitawin.request.updated.v1
+with the whole new state, and fr.vitawin.request.cancelled.v1 / fulfilled.v1 / expired.v1), each
+event with the request's version; they come in order per request (Kafka key = request id), but a
+redelivery can replay any of them. The newest version wins: an update replaces the stored request
+only if its version is newer, a closing event applies only if its version is not older than the
+stored one, and a replay changes nothing. The read model says "open" (the requester's status is
+open or partly_matched) or "closed" (fulfilled, cancelled, expired); only an open request gets
+proposals (`take_slot` takes a slot of an open request only, inside the proposal's transaction),
+and the proposals already made stay. A closing event that comes before the request leaves a
+closed placeholder that the late created event does not reopen (only a newer update can). As for
+volunteers, a request handler searches only when the read model holds its very state, open.
+Closing is not final here, unlike a withdrawal: if the requests service ever reopens a request
+(say fulfilled, then partly_matched because a professional dropped out), it does so with a newer
+version, and that update wins."""
 from __future__ import annotations
 
 import logging
@@ -62,7 +77,11 @@ class Volunteers(Protocol):
 
 
 class Requests(Protocol):
-    def add(self, request: Request) -> None: ...  # insert as open if absent, with no slot taken
+    # add: insert if absent, with no slot taken (a repeat changes nothing). add and replace return
+    # whether the read model now holds this very state (this version) and it is open.
+    def add(self, request: Request) -> bool: ...
+    def replace(self, request: Request) -> bool: ...  # only over an older version; slots kept
+    def close(self, request_id: str, request_status: str, version: int) -> None: ...  # unless newer stored
     def open_candidates(self, action_types: Iterable[str], box: domain.BoundingBox,
                         k: int) -> Iterable[Request]: ...  # open, fewer than k proposals
     def take_slot(self, request_id: str, k: int) -> int | None: ...  # new rank, or None when full
@@ -120,9 +139,47 @@ def propose_to_open_requests(uow: UnitOfWork, volunteer: Volunteer, k: int) -> N
         propose(uow, found, k)
 
 
+REQUEST_CLOSING_EVENTS = {"fr.vitawin.request.cancelled.v1": "cancelled",
+                          "fr.vitawin.request.fulfilled.v1": "fulfilled",
+                          "fr.vitawin.request.expired.v1": "expired"}
+
+
 def on_request_created(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K) -> None:
+    """fr.vitawin.request.created.v1 or .v2: store the request, then search its volunteers."""
     request = domain.Request.from_event(event.data)
-    uow.requests.add(request)  # store first, then search: see the module docstring
+    if uow.requests.add(request):  # store first, then search: see the module docstring
+        propose_volunteers(uow, request, k)
+    else:
+        log.info("request created but not held open: no search",
+                 extra={"request_id": request.request_id, "version": request.version})
+
+
+def on_request_updated(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K) -> None:
+    """The new state replaces the stored one if its version is newer. Still open, the request may
+    now suit volunteers it did not (another place, a longer distance, another action...)."""
+    request = domain.Request.from_event(event.data)
+    if not uow.requests.replace(request):
+        log.info("request update not newer than the stored state, or request closed: no search",
+                 extra={"request_id": request.request_id, "version": request.version,
+                        "status": request.status})
+        return
+    log.info("request updated", extra={"request_id": request.request_id, "version": request.version,
+                                       "status": request.status})
+    propose_volunteers(uow, request, k)
+
+
+def on_request_closed(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K) -> None:
+    """fr.vitawin.request.cancelled.v1, fulfilled.v1 or expired.v1: no new proposal for the request.
+    Proposals already made stay (their workflow is not matching's)."""
+    request_status = REQUEST_CLOSING_EVENTS[event.type]
+    uow.requests.close(event.data["request_id"], request_status, int(event.data["version"]))
+    log.info("request closed", extra={"request_id": event.data["request_id"], "status": request_status,
+                                      "version": int(event.data["version"])})
+
+
+def propose_volunteers(uow: UnitOfWork, request: Request, k: int) -> None:
+    if not request.is_open:
+        return
     box = domain.bounding_box(request.location, request.max_distance_km)
     for found in domain.nearest_volunteers(request, uow.volunteers.candidates(request.action_type, box)):
         if propose(uow, found, k) == "full":
@@ -165,9 +222,9 @@ def proposal_event(proposal: Proposal, found: Match) -> Event:
         "volunteer": {"organisation_name": found.volunteer.organisation_name,
                       "contact_email": found.volunteer.contact_email,
                       "town": found.volunteer.town},
-        "request": {"requester_kind": found.request.requester_kind,
-                    "contact_email": found.request.contact_email,
-                    "town": found.request.town},
+        "request": {"requester_kind": found.request.requester_kind, "town": found.request.town},
     }
+    if found.request.contact_email is not None:  # a pupil's request has none: the key is left out
+        data["request"]["contact_email"] = found.request.contact_email
     return new_event(PROPOSAL_CREATED, SOURCE, proposal.proposal_id, data,
                      id=domain.proposal_event_id(proposal.proposal_id))

@@ -78,11 +78,14 @@ def of(label: str) -> str:
 
 
 def emails_for_proposal(event_id: str, data: Mapping[str, Any], towns: Mapping[str, str]) -> list[Email]:
-    """The two emails a new proposal calls for: one to the professional, one to the requester.
-    A pupil's address is never given to the professional; a school's contact may be."""
+    """The emails a new proposal calls for: one to the professional, and one to the requester when
+    the request has a contact e-mail (a pupil's request from fr.vitawin.request.created.v2 on has
+    none: `request.contact_email` is then absent, and only the professional is told). A pupil's
+    address is never given to the professional; a school's contact may be."""
     volunteer, request = data["volunteer"], data["request"]
     volunteer_to = check_address(volunteer.get("contact_email"), "volunteer.contact_email")
-    requester_to = check_address(request.get("contact_email"), "request.contact_email")
+    requester_to = (check_address(request["contact_email"], "request.contact_email")
+                    if "contact_email" in request else None)  # present but null is invalid, as in the contract
     label = ACTION_LABELS[data["action_type"]]
     kind = request["requester_kind"]
     common = {
@@ -97,9 +100,9 @@ def emails_for_proposal(event_id: str, data: Mapping[str, Any], towns: Mapping[s
     }
     to_volunteer = dict(common, requester_label=REQUESTER_LABELS[kind],
                         school_contact=requester_to if kind == "school" else None)
-    return [
-        Email(event_id, PROPOSAL_TO_VOLUNTEER, volunteer_to,
-              f"Vitawin : une demande {of(label)} près de chez vous", to_volunteer),
-        Email(event_id, PROPOSAL_TO_REQUESTER, requester_to,
-              "Vitawin : un professionnel peut répondre à votre demande", dict(common)),
-    ]
+    emails = [Email(event_id, PROPOSAL_TO_VOLUNTEER, volunteer_to,
+                    f"Vitawin : une demande {of(label)} près de chez vous", to_volunteer)]
+    if requester_to is not None:
+        emails.append(Email(event_id, PROPOSAL_TO_REQUESTER, requester_to,
+                            "Vitawin : un professionnel peut répondre à votre demande", dict(common)))
+    return emails

@@ -16,7 +16,8 @@ PROPOSAL_CREATED = "fr.vitawin.proposal.created.v1"
 
 
 def on_proposal_created(event: Event, uow, mailer, towns: Mapping[str, str]) -> None:
-    """Email both parties of a new proposal, each at most once however often the event comes.
+    """Email both parties of a new proposal, each at most once however often the event comes (only
+    the professional when the request has no contact e-mail: a pupil's request from v2 on).
 
     `uow.deliveries` remembers what was sent; `mailer.send(email)` hands one email to the relay
     and raises on failure (domain.RecipientRejected when retrying cannot help); `towns` maps
@@ -27,6 +28,9 @@ def on_proposal_created(event: Event, uow, mailer, towns: Mapping[str, str]) -> 
     except domain.InvalidAddress as exc:
         raise PoisonEvent(str(exc)) from None
     proposal_id = event.data["proposal_id"]
+    if all(email.template != domain.PROPOSAL_TO_REQUESTER for email in emails):
+        log.info("request without contact email: only the professional is emailed",
+                 extra={"event_id": event.id, "proposal_id": proposal_id})
     for email in emails:
         ids = {"event_id": event.id, "proposal_id": proposal_id, "template": email.template}
         if uow.deliveries.is_sent(email.key):

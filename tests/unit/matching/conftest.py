@@ -1,8 +1,9 @@
 """In-memory fakes for the matching service: a shared fake database (what several workers would
 see) and a unit of work per message over it, with the same semantics as the Mongo adapter:
-first-write-wins stores, newer-version-wins replaces, final withdrawals, active-only candidates,
-bounding-box pre-filter, keyed proposal insert, all-or-nothing transactions, and an outbox that
-checks each event against its contract."""
+first-write-wins stores, newer-version-wins replaces, final withdrawals, request closings that
+apply unless a newer state is stored (and hold before the request arrives), active-only
+candidates, open-only requests, bounding-box pre-filter, keyed proposal insert, all-or-nothing
+transactions, and an outbox that checks each event against its contract."""
 from __future__ import annotations
 
 import copy
@@ -15,7 +16,7 @@ from vitawin_common.contracts import load
 from vitawin_common.events import Event, new_event
 from vitawin_common.territory import Location
 
-from vitawin_matching.domain import WITHDRAWN, Proposal, Volunteer, is_newer
+from vitawin_matching.domain import CLOSED, OPEN, WITHDRAWN, Proposal, Volunteer, is_newer
 from vitawin_matching.handlers import ProposalExists
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[3] / "contracts"
@@ -24,7 +25,7 @@ CONTRACTS_DIR = Path(__file__).resolve().parents[3] / "contracts"
 @dataclass
 class FakeDatabase:
     volunteers: dict[str, Volunteer] = field(default_factory=dict)
-    requests: dict[str, dict] = field(default_factory=dict)  # {"request", "status", "proposal_count"}
+    requests: dict[str, dict] = field(default_factory=dict)  # see FakeRequests
     proposals: dict[str, Proposal] = field(default_factory=dict)
     outbox: list[tuple[Event, str]] = field(default_factory=list)
 
@@ -60,21 +61,56 @@ class FakeVolunteers:
 
 
 class FakeRequests:
+    """Rows as MongoRequests stores them: `request` (None in a placeholder left by a closing event
+    that came first), `status` open/closed, `request_status`, `version`, `proposal_count`."""
+
     def __init__(self, db: FakeDatabase):
         self.db = db
 
+    @staticmethod
+    def _stored(request):
+        # a closed request keeps no contact e-mail, as the adapter
+        return request if request.is_open else replace(request, contact_email=None)
+
+    def _row(self, request):
+        return {"request": self._stored(request), "status": OPEN if request.is_open else CLOSED,
+                "request_status": request.status, "version": request.version}
+
+    def _holds(self, request):
+        row = self.db.requests.get(request.request_id)
+        return row is not None and row["status"] == OPEN and row["version"] == request.version
+
     def add(self, request):
-        self.db.requests.setdefault(request.request_id,
-                                    {"request": request, "status": "open", "proposal_count": 0})
+        self.db.requests.setdefault(request.request_id, {**self._row(request), "proposal_count": 0})
+        return self._holds(request)
+
+    def replace(self, request):
+        row = self.db.requests.get(request.request_id)
+        if row is None:
+            self.db.requests[request.request_id] = {**self._row(request), "proposal_count": 0}
+        elif is_newer(request.version, row["version"]):
+            row.update(self._row(request))  # the slots taken stay
+        return self._holds(request)
+
+    def close(self, request_id, request_status, version):
+        row = self.db.requests.get(request_id)
+        if row is None:  # the closing event came first: a closed placeholder
+            self.db.requests[request_id] = {"request": None, "status": CLOSED, "request_status": request_status,
+                                            "version": version, "proposal_count": 0}
+        elif version >= row["version"]:  # not older than the stored state
+            version = max(version, row["version"])
+            row.update(status=CLOSED, request_status=request_status, version=version,
+                       request=row["request"] and replace(row["request"], contact_email=None,
+                                                          status=request_status, version=version))
 
     def open_candidates(self, action_types, box, k):
         return [row["request"] for row in self.db.requests.values()
-                if row["status"] == "open" and row["proposal_count"] < k
+                if row["status"] == OPEN and row["proposal_count"] < k
                 and row["request"].action_type in action_types and box.contains(row["request"].location)]
 
     def take_slot(self, request_id, k):
         row = self.db.requests.get(request_id)
-        if row is None or row["status"] != "open" or row["proposal_count"] >= k:
+        if row is None or row["status"] != OPEN or row["proposal_count"] >= k:
             return None
         row["proposal_count"] += 1
         return row["proposal_count"]
@@ -208,6 +244,68 @@ def request_event(request_id, lat_offset_km=0.0, action_type="testimony", max_di
         "town": town, "location": {"lat": lat, "lon": CENTRE[1]}, "max_distance_km": max_distance_km})
 
 
+KIND_ACTIONS = {"class_testimony": "testimony", "class_intervention": "intervention", "job_fair": "job_fair",
+                "internship_hosting": "internship", "job_information": "testimony",
+                "discovery_internship": "internship", "apprenticeship_search": "apprenticeship"}
+PUPIL_KINDS = {"job_information", "discovery_internship", "apprenticeship_search"}
+KIND_FIELDS = {  # the kind's own fields (matching reads none of them yet)
+    "class_testimony": {"date": "2027-02-10", "start_time": "09:00", "end_time": "11:00", "class_size": 25},
+    "class_intervention": {"topic": "Les métiers de bouche", "date": "2027-02-10", "start_time": "09:00",
+                           "end_time": "11:00", "class_size": 25},
+    "job_fair": {"date": "2027-02-10", "start_time": "09:00", "end_time": "16:00"},
+    "internship_hosting": {"period": ["2027-W06"], "pupils": 10},
+    "job_information": {},
+    "discovery_internship": {"period": ["2027-W06"], "around": "school"},
+    "apprenticeship_search": {"diploma": "CAP", "start": "2027-09"},
+}
+
+
+def request_state(request_id, lat_offset_km=0.0, kind="class_testimony", max_distance_km=15, town="94033",
+                  professionals_wanted=2, version=1, status="open"):
+    """The whole public state of a request, as fr.vitawin.request.created.v2 and updated.v1 carry it:
+    the kind says who asks and the action; a school's request carries its referent's e-mail, a
+    pupil's (job_information, discovery_internship, apprenticeship_search) none and nothing that
+    names the pupil."""
+    lat = CENTRE[0] + lat_offset_km / 111.195
+    requester_kind = "pupil" if kind in PUPIL_KINDS else "school"
+    data = {"request_id": request_id, "kind": kind, "requester_kind": requester_kind,
+            "action_type": KIND_ACTIONS[kind], "school_uai": "0940001A"}
+    if kind != "job_fair":  # the kinds of one level
+        data["level"] = "3e"
+    data.update({"levels": ["3e"], "audience": "college", "town": town,
+                 "location": {"lat": lat, "lon": CENTRE[1]}, **KIND_FIELDS[kind], "rome_codes": ["D1102"],
+                 "rome_jobs": [{"code": "D1102", "label": "Boulanger / Boulangère"}],
+                 "professionals_wanted": professionals_wanted, "max_distance_km": max_distance_km})
+    if requester_kind == "school":
+        data["contact_email"] = f"referent-{request_id}@college.example.fr"
+    data.update({"status": status, "version": version, "accepted_count": 0,
+                 "created_at": "2027-01-10T09:00:00.000Z", "updated_at": "2027-01-10T09:00:00.000Z",
+                 "expires_at": "2027-03-01T23:00:00.000Z"})
+    return data
+
+
+def request_v2_event(request_id, **state):
+    return new_event("fr.vitawin.request.created.v2", "/vitawin/requests", request_id,
+                     request_state(request_id, **state))
+
+
+def request_updated_event(request_id, version, status="open", **state):
+    """fr.vitawin.request.updated.v1: the whole new state, its status and version."""
+    return new_event("fr.vitawin.request.updated.v1", "/vitawin/requests", request_id,
+                     request_state(request_id, version=version, status=status, **state))
+
+
+CLOSED_AT = {"cancelled": "cancelled_at", "fulfilled": "at", "expired": "at"}
+
+
+def request_closed_event(request_id, version, status="cancelled"):
+    """fr.vitawin.request.cancelled.v1, fulfilled.v1 or expired.v1."""
+    data = {"request_id": request_id, "version": version, CLOSED_AT[status]: "2027-01-15T10:00:00.000Z"}
+    if status == "fulfilled":
+        data["accepted_proposal_ids"] = ["prop-0123456789abcdef0123"]
+    return new_event(f"fr.vitawin.request.{status}.v1", "/vitawin/requests", request_id, data)
+
+
 @pytest.fixture
 def events():
     class Events:
@@ -215,4 +313,7 @@ def events():
         volunteer_updated = staticmethod(volunteer_updated_event)
         volunteer_withdrawn = staticmethod(volunteer_withdrawn_event)
         request = staticmethod(request_event)
+        request_v2 = staticmethod(request_v2_event)
+        request_updated = staticmethod(request_updated_event)
+        request_closed = staticmethod(request_closed_event)
     return Events

@@ -44,3 +44,14 @@ def test_a_proposal_is_applied_and_an_invalid_address_is_dead_lettered(
     assert topic == "vitawin.notify.dlq"
     assert headers["dlq_reason"] == b"request.contact_email: invalid email address"
     assert len(mailer.sent) == 2
+
+
+def test_a_proposal_without_requester_email_is_applied_with_one_email(contracts, event_factory, uow, mailer,
+                                                                      towns):
+    producer = FakeProducer()
+    loop = loop_for(contracts, uow, mailer, towns, producer)
+    event = event_factory(request__requester_kind="pupil")
+    del event.data["request"]["contact_email"]
+
+    assert loop.handle_record(record_of(event)) == "applied"
+    assert len(mailer.sent) == 1 and producer.sent == []

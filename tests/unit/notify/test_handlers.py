@@ -1,14 +1,19 @@
+import json
+import logging
+from pathlib import Path
 from email.message import EmailMessage
 
 import pytest
 
 from vitawin_common.consumer import PoisonEvent
+from vitawin_common.events import Event
 
 from vitawin_notify.adapters import TransientMailError
-from vitawin_notify.domain import RecipientRejected
+from vitawin_notify.domain import RecipientRejected, delivery_key
 from vitawin_notify.handlers import on_proposal_created
 
 VOLUNTEER = "contact@boulangerie-vignerons.example.fr"
+EXAMPLES = Path(__file__).resolve().parents[3] / "contracts" / "examples" / "fr.vitawin.proposal.created.v1"
 SCHOOL = "referent@college-saint-exupery.example.fr"
 
 
@@ -121,3 +126,58 @@ def test_a_recipient_refused_for_good_is_a_poison_event(event_factory, uow, mail
     with pytest.raises(PoisonEvent):
         on_proposal_created(event_factory(), uow, mailer, towns)
     assert len(uow.deliveries.docs) == 1  # the first email stays recorded as sent
+
+
+def without_requester_email(event, requester_kind="pupil"):
+    """The proposal for a request that carries no contact e-mail (a pupil's, from request.created.v2 on)."""
+    del event.data["request"]["contact_email"]
+    event.data["request"]["requester_kind"] = requester_kind
+    return event
+
+
+def test_without_a_requester_email_only_the_professional_is_emailed(event_factory, uow, mailer, towns,
+                                                                     contracts, caplog):
+    event = without_requester_email(event_factory())
+    contracts.validate(event.type, event.data)
+
+    with caplog.at_level(logging.INFO, logger="vitawin_notify.handlers"):
+        on_proposal_created(event, uow, mailer, towns)  # does not fail
+
+    [to_volunteer] = mailer.sent
+    assert to_volunteer["To"] == VOLUNTEER
+    assert "Cette demande vient d'un ou d'une élève" in text_of(to_volunteer)  # no address given
+    [(key, delivery)] = uow.deliveries.docs.items()
+    assert key == delivery_key(event.id, VOLUNTEER, "proposal_to_volunteer")
+    assert (delivery["template"], delivery["proposal_id"]) == ("proposal_to_volunteer", "prop-3b1f0e6a9d2c4e55")
+    [told] = [r for r in caplog.records if "only the professional" in r.getMessage()]
+    assert (told.proposal_id, told.event_id) == ("prop-3b1f0e6a9d2c4e55", event.id)
+    assert all("@" not in r.getMessage() and "@" not in str(r.__dict__) for r in caplog.records)
+
+
+def test_without_a_requester_email_a_redelivered_event_sends_nothing(event_factory, uow, mailer, towns):
+    for _ in range(2):
+        on_proposal_created(without_requester_email(event_factory()), uow, mailer, towns)
+    assert [m["To"] for m in mailer.sent] == [VOLUNTEER] and len(uow.deliveries.docs) == 1
+
+
+def test_the_pupil_example_of_the_contract_emails_the_professional_only(uow, mailer, towns, contracts):
+    envelope = json.loads((EXAMPLES / "pupil_without_email.json").read_text(encoding="utf-8"))
+    contracts.validate(envelope["type"], envelope["data"])
+    event = Event(type=envelope["type"], source=envelope["source"], subject=envelope["subject"],
+                  data=envelope["data"], id=envelope["id"], correlation_id=envelope["correlationid"])
+    on_proposal_created(event, uow, mailer, towns)
+    assert [m["To"] for m in mailer.sent] == [VOLUNTEER]
+
+
+def test_a_school_request_without_email_is_not_described_as_a_pupils(event_factory, uow, mailer, towns):
+    on_proposal_created(without_requester_email(event_factory(), requester_kind="school"), uow, mailer, towns)
+    [to_volunteer] = mailer.sent
+    text = text_of(to_volunteer)
+    assert "L'établissement n'a pas indiqué d'adresse de contact" in text and "élève" not in text
+    assert "L'établissement n'a pas indiqué d'adresse de contact" in html_of(to_volunteer)
+
+
+def test_a_null_requester_email_is_a_poison_event_not_an_absent_one(event_factory, uow, mailer, towns):
+    with pytest.raises(PoisonEvent):
+        on_proposal_created(event_factory(request__contact_email=None), uow, mailer, towns)
+    assert mailer.sent == [] and uow.deliveries.docs == {}
