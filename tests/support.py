@@ -83,3 +83,53 @@ def token(env: dict, role: str, *, actor_id: str | None = None, school_uai: str 
 
 def bearer(env: dict, role: str, **claims) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(env, role, **claims)}"}
+
+
+def next_school_day(after_days: int = 7, zone: str = "C"):
+    """The first school day (no weekend, public or school holiday) at least `after_days` from today."""
+    from datetime import date, timedelta
+
+    from vitawin_requests.calendar import SchoolCalendar
+
+    calendar = SchoolCalendar(zone, date.today)
+    day = date.today() + timedelta(days=after_days)
+    while calendar.check_day(day) is not None:
+        day += timedelta(days=1)
+    return day
+
+
+def next_school_weeks(count: int = 2, zone: str = "C") -> list[str]:
+    """`count` upcoming ISO weeks without school holidays (internship weeks a school may plan)."""
+    from datetime import date
+
+    from vitawin_requests.calendar import SchoolCalendar
+
+    calendar = SchoolCalendar(zone, date.today)
+    today = date.today()
+    weeks = []
+    for year in (today.year - 1, today.year, today.year + 1):
+        try:
+            weeks += calendar.school_weeks(year)
+        except ValueError:  # a school year not published yet
+            break
+    upcoming = [week for week in weeks if not calendar.check_period([week])]
+    return upcoming[:count]
+
+
+def register_school(gateway: str, mongo, *, town: str = "94080", location: dict | None = None,
+                    levels=("4e", "3e"), internship_weeks: list[str] | None = None, timeout: float = 30.0) -> dict:
+    """A school registered through the gateway with a UAI of its own, once the requests service
+    knows it (its read model, from the actors topic). Returns the school's record."""
+    import requests as http
+
+    uai = unique_uai()
+    body = {"kind": "school", "name": f"Collège {uai}", "contact_email": unique_email("school"), "uai": uai,
+            "school_type": "college", "levels": list(levels),
+            "internship_periods": {levels[-1]: internship_weeks or next_school_weeks()},
+            "address": {"street": "1 rue de l'École", "postcode": "94300"}, "town": town,
+            "location": location or {"lat": 48.8478, "lon": 2.4385}}
+    answer = http.post(f"{gateway}/api/v1/actors", json=body)
+    assert answer.status_code == 201, answer.text
+    eventually(lambda: mongo.vitawin_requests.schools.find_one({"_id": uai}), timeout=timeout,
+               message=f"school {uai} in the requests service's read model")
+    return answer.json()

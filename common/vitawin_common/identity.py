@@ -119,15 +119,15 @@ class TokenVerifier:
 def verifier_from_env(env=os.environ) -> TokenVerifier | None:
     """The verifier of AUTH_PUBLIC_KEY (PEM text) or AUTH_PUBLIC_KEY_FILE; None when neither is
     set (then every token is refused and only anonymous calls go through)."""
-    pem = env.get("AUTH_PUBLIC_KEY")
-    if not pem and env.get("AUTH_PUBLIC_KEY_FILE"):
+    pem = env.get("AUTH_PUBLIC_KEY", "")
+    if not pem and env.get("AUTH_PUBLIC_KEY_FILE", ""):
         pem = Path(env["AUTH_PUBLIC_KEY_FILE"]).read_text()
     return TokenVerifier(pem.encode()) if pem else None
 
 
 def issuer_from_env(env=os.environ) -> TokenIssuer:
-    pem = env.get("AUTH_PRIVATE_KEY")
-    if not pem and env.get("AUTH_PRIVATE_KEY_FILE"):
+    pem = env.get("AUTH_PRIVATE_KEY", "")
+    if not pem and env.get("AUTH_PRIVATE_KEY_FILE", ""):
         pem = Path(env["AUTH_PRIVATE_KEY_FILE"]).read_text()
     if not pem:
         raise RuntimeError("set AUTH_PRIVATE_KEY_FILE (or AUTH_PRIVATE_KEY) to issue tokens")

@@ -84,3 +84,50 @@ def check_near_centre(town: Town, location: Location, radius_km: float, field: s
 def _km(value: float) -> str:
     """French notation, to 0.1 km: "5 km", "20,3 km"."""
     return f"{value:.1f}".removesuffix(".0").replace(".", ",") + " km"
+
+
+class InvalidBoundingBox(ValueError):
+    """A bounding box that cannot be read (French message, for a 422 on `bbox`)."""
+
+
+@dataclass(frozen=True)
+class BoundingBox:
+    """A WGS 84 box, as the map asks for what it shows: `bbox=min_lon,min_lat,max_lon,max_lat`
+    (the order of GeoJSON, RFC 7946). Documents hold their place as {lat, lon} under `field`."""
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+
+    MESSAGE = ("Emprise invalide : format attendu bbox=min_lon,min_lat,max_lon,max_lat en degrés "
+               "décimaux (WGS 84), par exemple 2.40,48.79,2.56,48.86.")
+
+    @classmethod
+    def parse(cls, text: str) -> "BoundingBox":
+        """From "min_lon,min_lat,max_lon,max_lat"; InvalidBoundingBox (French) when malformed, out
+        of range or upside down (boxes across the antimeridian are not supported)."""
+        try:
+            values = [float(part) for part in text.split(",")]
+        except ValueError as exc:
+            raise InvalidBoundingBox(cls.MESSAGE) from exc
+        if len(values) != 4 or not all(math.isfinite(v) for v in values):
+            raise InvalidBoundingBox(cls.MESSAGE)
+        box = cls(*values)
+        if not (-180 <= box.min_lon <= 180 and -180 <= box.max_lon <= 180
+                and -90 <= box.min_lat <= 90 and -90 <= box.max_lat <= 90):
+            raise InvalidBoundingBox("Emprise invalide : longitudes entre -180 et 180, latitudes entre -90 et 90.")
+        if box.min_lon > box.max_lon or box.min_lat > box.max_lat:
+            raise InvalidBoundingBox("Emprise invalide : le minimum doit précéder le maximum "
+                                     "(min_lon,min_lat,max_lon,max_lat).")
+        return box
+
+    def contains(self, location) -> bool:
+        """Whether a {lat, lon} mapping lies in the box, bounds included."""
+        return (self.min_lon <= location["lon"] <= self.max_lon
+                and self.min_lat <= location["lat"] <= self.max_lat)
+
+    def to_query(self, field: str = "location") -> dict:
+        """The MongoDB filter of the documents whose `field` ({lat, lon}) lies in the box, bounds
+        included, as `contains` says; a document without that field is outside."""
+        return {f"{field}.lon": {"$gte": self.min_lon, "$lte": self.max_lon},
+                f"{field}.lat": {"$gte": self.min_lat, "$lte": self.max_lat}}

@@ -11,13 +11,13 @@ import pytest
 import requests
 from pymongo import MongoClient
 
-from support import eventually, headers, mails, read_topic, unique_email
+from support import bearer, eventually, headers, mails, next_school_day, read_topic, register_school, unique_email
 from vitawin_common.contracts import load
 
 pytestmark = pytest.mark.integration
 
 REQUESTS = 200
-# A spot of Saint-Maur-des-Fossés that no other test uses; every distance limit is 0.5 km.
+# A spot of Saint-Maur-des-Fossés that no other test uses: the volunteers' distance limit is 0.5 km.
 LAT, LON, TOWN = 48.7935, 2.4930, "94068"
 
 
@@ -36,17 +36,20 @@ def test_sigkill_of_the_matching_worker_mid_stream_loses_nothing_and_duplicates_
     eventually(lambda: matching.volunteers.count_documents({"_id": {"$in": volunteer_ids}}) == 2,
                message="both volunteers in matching's read model")
 
-    # Top k is 3 and only 2 volunteers are in reach: each request gets both, whatever the order.
+    # One school at the spot; each of its 200 requests (class interventions) has its own referent
+    # address. Top k is 3 and only 2 volunteers are in reach: each request gets both.
+    school = register_school(gateway, mongo, town=TOWN, location={"lat": LAT, "lon": LON})
     session = requests.Session()
+    session.headers.update(bearer(stack.env, "school_referent", actor_id=school["actor_id"], school_uai=school["uai"]))
+    day = next_school_day().isoformat()
     request_ids, referents = [], {}
 
     def post_requests(numbers):
         for i in numbers:
             email = unique_email("crash-referent")
             answer = session.post(f"{gateway}/api/v1/requests", json={
-                "requester_kind": "school", "contact_email": email, "action_type": "intervention",
-                "town": TOWN, "location": {"lat": LAT + (i % 10) * 0.0001, "lon": LON + (i // 10) * 0.0001},
-                "max_distance_km": 0.5})
+                "kind": "class_intervention", "topic": f"Les métiers de l'imprimerie ({i})", "date": day,
+                "level": "3e", "contact_email": email, "max_distance_km": 1})
             assert answer.status_code == 201, answer.text
             request_ids.append(answer.json()["request_id"])
             referents[answer.json()["request_id"]] = email

@@ -9,7 +9,7 @@ import pytest
 import requests
 from pymongo import MongoClient
 
-from support import eventually, headers, mails_to, read_topic, unique_email
+from support import bearer, eventually, headers, mails_to, next_school_day, read_topic, register_school, unique_email
 from vitawin_common.contracts import load
 from vitawin_common.events import from_record, to_record, Event
 
@@ -35,9 +35,14 @@ def volunteer(email, lat, lon, action="mentoring", town="94080", distance=1.0):
             "location": {"lat": lat, "lon": lon}, "action_types": [action], "max_distance_km": distance}
 
 
-def request_body(email, lat, lon, action="mentoring", town="94080", kind="school", distance=1.0):
-    return {"requester_kind": kind, "contact_email": email, "action_type": action, "town": town,
-            "location": {"lat": lat, "lon": lon}, "max_distance_km": distance}
+def class_testimony(email, distance=1.0):
+    """A school's request for a professional's testimony in class, on the next school day."""
+    return {"kind": "class_testimony", "date": next_school_day().isoformat(), "level": "3e",
+            "contact_email": email, "max_distance_km": distance}
+
+
+def referent_of(stack, school) -> dict:
+    return bearer(stack.env, "school_referent", actor_id=school["actor_id"], school_uai=school["uai"])
 
 
 def proposals_for(stack, request_id, count=1, timeout=40):
@@ -53,7 +58,9 @@ def proposals_for(stack, request_id, count=1, timeout=40):
 def test_a_volunteer_and_a_request_give_one_proposal_event_and_one_email_per_party(stack, mongo, contracts):
     gateway = stack.gateway_url
     pro, school = unique_email("pro"), unique_email("referent")
-    answer = requests.post(f"{gateway}/api/v1/volunteers", json=volunteer(pro, 48.8430, 2.4300))
+    # West of Vincennes, more than 1 km from the places other tests use.
+    college = register_school(gateway, mongo, location={"lat": 48.8420, "lon": 2.4250})
+    answer = requests.post(f"{gateway}/api/v1/volunteers", json=volunteer(pro, 48.8410, 2.4240, action="testimony"))
     assert answer.status_code == 201, answer.text
     volunteer_id = answer.json()["volunteer_id"]
     # Wait until matching has the pledge, so that the request is what causes the proposal.
@@ -61,8 +68,8 @@ def test_a_volunteer_and_a_request_give_one_proposal_event_and_one_email_per_par
                message="volunteer in matching's read model")
 
     correlation_id = f"e2e-{uuid.uuid4().hex}"
-    answer = requests.post(f"{gateway}/api/v1/requests", json=request_body(school, 48.8440, 2.4310),
-                           headers={"X-Correlation-ID": correlation_id})
+    answer = requests.post(f"{gateway}/api/v1/requests", json=class_testimony(school),
+                           headers={"X-Correlation-ID": correlation_id, **referent_of(stack, college)})
     assert answer.status_code == 201, answer.text
     assert answer.headers["X-Correlation-ID"] == correlation_id
     request_id = answer.json()["request_id"]
@@ -79,7 +86,7 @@ def test_a_volunteer_and_a_request_give_one_proposal_event_and_one_email_per_par
     to_pro = eventually(lambda: mails_to(stack.maildir, pro), message="email to the professional")
     to_school = eventually(lambda: mails_to(stack.maildir, school), message="email to the school")
     assert len(to_pro) == 1 and len(to_school) == 1
-    assert "Vitawin" in to_pro[0]["Subject"] and "mentorat" in to_pro[0]["Subject"]
+    assert "Vitawin" in to_pro[0]["Subject"] and "témoignage" in to_pro[0]["Subject"]
     assert event.data["proposal_id"] in to_pro[0].get_body(("plain",)).get_content()
     assert "professionnel" in to_school[0]["Subject"]
 
@@ -100,12 +107,13 @@ def test_a_bad_payload_is_refused_field_by_field_and_nothing_is_stored_or_publis
     assert (actors.volunteers.count_documents({}), actors.outbox.count_documents({})) == before
 
     answer = requests.post(f"{stack.gateway_url}/api/v1/requests", data="{not json",
-                           headers={"Content-Type": "application/json"})
+                           headers={"Content-Type": "application/json",
+                                    **bearer(stack.env, "school_referent", school_uai="0940001W")})
     assert answer.status_code in (400, 422)
     assert answer.json()["message"]
 
 
-def test_a_poison_event_is_dead_lettered_and_the_consumer_goes_on(stack, contracts):
+def test_a_poison_event_is_dead_lettered_and_the_consumer_goes_on(stack, contracts, mongo):
     from kafka import KafkaProducer
     bootstrap = stack.env["KAFKA_BOOTSTRAP_SERVERS"]
     producer = KafkaProducer(bootstrap_servers=bootstrap)
@@ -120,10 +128,11 @@ def test_a_poison_event_is_dead_lettered_and_the_consumer_goes_on(stack, contrac
 
     # The stream goes on: a valid pair posted after the poison still meets.
     pro, school = unique_email("pro"), unique_email("referent")
+    college = register_school(stack.gateway_url, mongo, town="94017", location={"lat": 48.8235, "lon": 2.5155})
     assert requests.post(f"{stack.gateway_url}/api/v1/volunteers",
                          json=volunteer(pro, 48.8230, 2.5150, action="testimony", town="94017")).status_code == 201
-    answer = requests.post(f"{stack.gateway_url}/api/v1/requests",
-                           json=request_body(school, 48.8235, 2.5155, action="testimony", town="94017"))
+    answer = requests.post(f"{stack.gateway_url}/api/v1/requests", json=class_testimony(school),
+                           headers=referent_of(stack, college))
     assert answer.status_code == 201
     assert len(proposals_for(stack, answer.json()["request_id"])) == 1
 
@@ -167,7 +176,7 @@ def test_the_gateway_serves_the_openapi_document_of_the_whole_api(stack):
 def test_every_event_the_services_published_satisfies_its_contract(stack, contracts):
     bootstrap = stack.env["KAFKA_BOOTSTRAP_SERVERS"]
     checked = 0
-    for channel in ("volunteers", "requests", "proposals"):
+    for channel in ("actors", "volunteers", "requests", "initiatives", "proposals"):
         for record in read_topic(bootstrap, contracts.topic(channel), timeout=3):
             names = headers(record)
             if not names.get("ce_source", "").startswith("/vitawin/"):

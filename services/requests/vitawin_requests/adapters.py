@@ -1,6 +1,11 @@
-"""MongoDB adapters: the requests repository, attached to the common unit of work that writes
-documents and outbox entries in one transaction."""
+"""MongoDB adapters: the requests repository and the schools read model, attached to the common
+unit of work that writes documents and outbox entries in one transaction; the ROME reference file."""
 from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
@@ -8,19 +13,62 @@ from pymongo.database import Database
 from vitawin_common.outbox import Outbox
 from vitawin_common.uow import MongoRepository, UnitOfWork
 
+from vitawin_requests.access import RequestFilter
+from vitawin_requests.domain import ACTIVE
+from vitawin_requests.handlers import ConcurrentChange
+from vitawin_requests.initiatives.adapters import InitiativeRepository
+from vitawin_requests.kinds import RomeReference
+from vitawin_requests.schools import SchoolRepository
+
+MAP_LIMIT = 2000  # features on one map
+
+
+@lru_cache(maxsize=None)
+def load_rome_reference(path: Path) -> RomeReference:
+    """The ROME job sheets of contracts/reference/rome.json (read once per process)."""
+    document = json.loads(Path(path).read_text(encoding="utf-8"))
+    return RomeReference(document["jobs"], source=document.get("name", ""))
+
 
 class RequestRepository(MongoRepository):
+    """Collection `requests`, keyed by request_id."""
     id_field = "request_id"
-    indexes = ([("town", ASCENDING)], [("action_type", ASCENDING), ("status", ASCENDING)],
-               [("created_at", DESCENDING)])
+    indexes = ([("created_at", DESCENDING)], [("status", ASCENDING), ("expires_at", ASCENDING)],
+               [("requester_kind", ASCENDING), ("status", ASCENDING)], [("kind", ASCENDING)], [("town", ASCENDING)],
+               [("school_uai", ASCENDING)], [("requester_actor_id", ASCENDING)], [("levels", ASCENDING)],
+               [("rome_codes", ASCENDING)], [("period", ASCENDING)], [("date", ASCENDING)])
 
-    def list(self, *, town: str | None = None, action_type: str | None = None,
-             requester_kind: str | None = None, status: str | None = None, limit: int = 50) -> list[dict]:
-        filters = {"town": town, "action_type": action_type, "requester_kind": requester_kind, "status": status}
-        return self.newest({field: value for field, value in filters.items() if value}, limit)
+    def page(self, where: RequestFilter, *, page: int = 1, page_size: int = 50) -> tuple[list[dict], int]:
+        """One page of the requests `where` selects (`RequestFilter.to_query`), newest first (ties by
+        id), and how many it selects."""
+        query = where.to_query()
+        total = self.collection.count_documents(query, session=self.session)
+        cursor = self.collection.find(query, {"_id": False}, session=self.session)
+        items = list(cursor.sort(list(self.newest_first)).skip((page - 1) * page_size).limit(page_size))
+        return items, total
+
+    def on_map(self, where: RequestFilter, limit: int = MAP_LIMIT) -> list[dict]:
+        """The requests `where` selects, newest first, at most `limit`."""
+        return self.newest(where.to_query(), limit)
+
+    def due(self, now: datetime) -> list[str]:
+        """The ids of the open or partly matched requests whose expiry is `now` or earlier."""
+        cursor = self.collection.find({"status": {"$in": list(ACTIVE)}, "expires_at": {"$lte": now}},
+                                      {"_id": False, "request_id": True}, session=self.session)
+        return [doc["request_id"] for doc in cursor]
+
+    def replace(self, doc: dict, expected_version: int) -> None:
+        """Write the new state of a request, inside the unit of work's transaction, only over the
+        version it was read at; ConcurrentChange if another change came first."""
+        result = self.collection.replace_one({"_id": doc[self.id_field], "version": expected_version},
+                                             {"_id": doc[self.id_field], **doc}, session=self.session)
+        if result.matched_count != 1:
+            raise ConcurrentChange(doc[self.id_field])
 
 
 class MongoUnitOfWork(UnitOfWork):
     def __init__(self, client, db: Database, outbox: Outbox):
         super().__init__(client, db, outbox)
         self.requests = self.attach(RequestRepository(db["requests"]))
+        self.schools = self.attach(SchoolRepository(db["schools"]))
+        self.initiatives = self.attach(InitiativeRepository(db["initiatives"]))

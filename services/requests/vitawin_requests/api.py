@@ -1,149 +1,337 @@
-"""HTTP API of the requests service: schools and pupils ask for an action near them."""
+"""HTTP API of the requests service: what schools and pupils of the territory ask for
+(/api/v1/requests), with the object-level rules of `access`.
+
+Writes check, in this order: the caller (401 anonymous, 403 wrong role), the request (404 when it
+does not exist or the caller may not see it: a pupil's request never leaks), the right to change
+it (403), its status (409 once closed), then the body (422, French messages naming the field)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from datetime import date, datetime, timezone
 from typing import Callable
 
-from flask import Flask, current_app, url_for
+from flask import Flask, jsonify, request, url_for
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint, abort
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import ValidationError
 
-from vitawin_common import web
+from vitawin_common import identity, web
 from vitawin_common.config import Settings
-from vitawin_common.territory import InvalidPlace, Location, Territory
+from vitawin_common.identity import TokenVerifier
+from vitawin_common.territory import Territory
 
 from vitawin_requests import bootstrap, handlers
-from vitawin_requests.domain import (ACTION_TYPES, DEFAULT_MAX_DISTANCE_KM, MAX_DISTANCE_KM, REQUESTER_KINDS,
-                                     STATUSES, CreateRequest, check_location)
+from vitawin_requests.access import (ANONYMOUS, RequestFilter, Viewer, can_cancel, can_edit, can_read,
+                                     feature_collection, view)
+from vitawin_requests.calendar import SchoolCalendar
+from vitawin_requests.domain import ACTIVE, PARIS, STATUSES, RequestConflict, Requester, input_form
+from vitawin_requests.fieldtypes import KIND_ERROR, Dependencies, LoadContext, deps
+from vitawin_requests.inputs import INPUT_SCHEMAS, load_request
+from vitawin_requests.kinds import KINDS, RomeReference
+from vitawin_requests.initiatives import api as initiatives_api
+from vitawin_requests.schemas import (CancelSchema, RequestListQuerySchema, RequestMapSchema, RequestPageSchema,
+                                      RequestQuerySchema, RequestSchema)
 
-LOCATION_RULE = ("Position de l'établissement scolaire, ou du centre de la commune, à 5 km au plus "
-                 "du centre de la commune indiquée. Pour un élève, jamais l'adresse de son domicile.")
 DESCRIPTION = (
-    "Demandes des établissements scolaires et des élèves du territoire Paris Est Marne et Bois "
-    "(témoignage métier, intervention en classe, stage, alternance, mentorat, forum des métiers). "
-    "Aucune adresse personnelle : pour un élève, la position donnée est celle de son établissement "
-    "ou de sa commune, jamais celle de son domicile, et aucun nom n'est demandé."
+    "Demandes des établissements scolaires et des élèves du territoire Paris Est Marne et Bois : "
+    "témoignage métier en classe, intervention ou sensibilisation sur un thème, forum des métiers, "
+    "offres de stage pour les élèves d'un établissement (déposées par le référent de "
+    "l'établissement) ; information sur un métier, stage de découverte ou d'observation, recherche "
+    "d'alternance (déposées par un élève). Une demande d'élève n'est visible que de l'élève, des "
+    "référents de son établissement et des gestionnaires de territoire ; elle ne porte ni nom, ni "
+    "adresse e-mail, et sa position est celle de l'établissement ou du centre de la commune, jamais "
+    "celle du domicile. Appels authentifiés : en-tête « Authorization: Bearer <jeton> »."
 )
-ACTION_CHOICES = ", ".join(f"{code} ({label})" for code, label in ACTION_TYPES.items())
-KIND_CHOICES = ", ".join(f"{code} ({label})" for code, label in REQUESTER_KINDS.items())
-ACTION_TYPE = validate.OneOf(ACTION_TYPES, error=f"Type d'action inconnu ; valeurs possibles : {ACTION_CHOICES}.")
-REQUESTER_KIND = validate.OneOf(REQUESTER_KINDS, error=f"Type de demandeur inconnu ; valeurs possibles : "
-                                                       f"{KIND_CHOICES}.")
-NUMBER = {"invalid": "Nombre attendu.", "special": "Nombre fini attendu."}
-
-
-@dataclass(frozen=True)
-class Dependencies:
-    uow_factory: Callable
-    territory: Territory
-
-
-def _deps() -> Dependencies:
-    return current_app.extensions[bootstrap.SERVICE]
-
-
-def _known_town(code: str) -> None:
-    try:
-        _deps().territory.town(code)
-    except InvalidPlace as exc:
-        raise ValidationError(str(exc)) from exc
-
-
-class RequestLocationSchema(Schema):
-    lat = fields.Float(required=True, validate=validate.Range(-90, 90), error_messages=NUMBER,
-                       metadata={"description": "Latitude (WGS 84)", "example": 48.8517})
-    lon = fields.Float(required=True, validate=validate.Range(-180, 180), error_messages=NUMBER,
-                       metadata={"description": "Longitude (WGS 84)", "example": 2.4769})
-
-    @post_load
-    def to_location(self, data, **kwargs) -> Location:
-        return Location(**data)
-
-
-class RequestSchema(Schema):
-    request_id = fields.String(dump_only=True, metadata={"example": "req-5f3a9c10"})
-    requester_kind = fields.String(required=True, validate=REQUESTER_KIND,
-                                   metadata={"description": f"Demandeur : {KIND_CHOICES}"})
-    contact_email = fields.Email(required=True, validate=validate.Length(max=254),
-                                 metadata={"description": "Adresse e-mail de contact"})
-    action_type = fields.String(required=True, validate=ACTION_TYPE,
-                                metadata={"description": f"Action demandée : {ACTION_CHOICES}"})
-    town = fields.String(required=True, validate=_known_town,
-                         metadata={"description": "Code INSEE d'une commune du territoire", "example": "94033"})
-    location = fields.Nested(RequestLocationSchema, required=True, metadata={"description": LOCATION_RULE})
-    max_distance_km = fields.Float(
-        load_default=DEFAULT_MAX_DISTANCE_KM, error_messages=NUMBER,
-        validate=validate.Range(0, MAX_DISTANCE_KM, min_inclusive=False,
-                                error=f"Doit être supérieur à 0 et au plus {MAX_DISTANCE_KM:g} km."),
-        metadata={"description": "Distance maximale acceptée jusqu'au professionnel, en km"})
-    status = fields.String(dump_only=True, metadata={"description": "État de la demande : open (ouverte)"})
-    created_at = fields.DateTime(dump_only=True)
-
-    @validates_schema(skip_on_field_errors=False)
-    def location_in_town(self, data, **kwargs) -> None:
-        if "town" in data and isinstance(data.get("location"), Location):  # both valid so far
-            try:
-                check_location(_deps().territory.towns[data["town"]], data["location"])
-            except InvalidPlace as exc:
-                raise ValidationError(str(exc), field_name=exc.field) from exc
-
-    @post_load
-    def to_command(self, data, **kwargs) -> CreateRequest:
-        return CreateRequest(**data)
-
-
-class RequestQuerySchema(Schema):
-    town = fields.String(validate=_known_town, metadata={"description": "Code INSEE de la commune"})
-    action_type = fields.String(validate=ACTION_TYPE)
-    requester_kind = fields.String(validate=REQUESTER_KIND)
-    status = fields.String(validate=validate.OneOf(STATUSES, error="État inconnu ; valeurs possibles : "
-                                                                   + ", ".join(STATUSES) + "."))
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
-
+GEOJSON = "application/geo+json"
+NOT_FOUND = "Demande introuvable."
+ROLE_OF = {"school": "school_referent", "pupil": "pupil"}
+WRONG_ROLE = {
+    "school_referent": "Seul le référent d'un établissement scolaire peut déposer une demande de ce type ({kind}).",
+    "pupil": "Seul un élève peut déposer une demande de ce type ({kind}).",
+}
+INCOMPLETE_TOKEN = {
+    "school_referent": "Jeton d'accès incomplet : le code UAI de l'établissement du référent manque.",
+    "pupil": "Jeton d'accès incomplet : l'identifiant de l'élève et le code UAI de son établissement manquent.",
+}
 
 blp = Blueprint("requests", __name__, url_prefix="/api/v1/requests",
                 description="Demandes des établissements scolaires et des élèves")
 
 
+def _invalid(errors: dict):
+    abort(422, errors={"json": errors})
+
+
+def _json_object(optional: bool = False) -> dict:
+    if optional and not request.get_data():
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        _invalid({"_schema": ["Corps JSON invalide : un objet JSON est attendu."]})
+    return body
+
+
+def _school(uai: str) -> dict | None:
+    return deps().uow_factory().schools.get(uai)
+
+
+def _unknown_school(uai: str):
+    _invalid({"school_uai": [f"Établissement inconnu : {uai} n'est pas un établissement scolaire inscrit dans le "
+                             f"territoire. Il doit d'abord s'inscrire dans l'annuaire des acteurs."]})
+
+
+def _load(kind: str, body: dict, ctx: LoadContext):
+    try:
+        return load_request(kind, body, ctx)
+    except ValidationError as exc:
+        _invalid(exc.messages)
+
+
+def _readable(request_id: str, viewer: Viewer) -> dict:
+    """The stored request, or 404 when it does not exist or `viewer` may not see it."""
+    doc = deps().uow_factory().requests.get(request_id)
+    if doc is None or not can_read(doc, viewer):
+        abort(404, message=NOT_FOUND)
+    return doc
+
+
+def _lifecycle(change: Callable[[], object]):
+    try:
+        return change()
+    except handlers.RequestNotFound:
+        abort(404, message=NOT_FOUND)
+    except RequestConflict as exc:
+        abort(409, message=str(exc))
+    except handlers.ConcurrentChange:
+        abort(409, message="La demande a été modifiée entre-temps : relisez-la puis recommencez.")
+
+
+def _body_doc(ref: str, description: str) -> dict:
+    return {"requestBody": {"required": True, "description": description,
+                            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}}
+
+
 @blp.route("")
 class Requests(MethodView):
-    @blp.arguments(RequestQuerySchema, location="query")
-    @blp.response(200, RequestSchema(many=True))
+    @blp.arguments(RequestListQuerySchema, location="query")
+    @blp.response(200, RequestPageSchema)
     def get(self, query):
-        """Lister les demandes (les plus récentes d'abord)"""
-        return _deps().uow_factory().requests.list(**query)
+        """Lister les demandes (les plus récentes d'abord), page par page
 
-    @blp.arguments(RequestSchema)
+        Réponse : {items, page, page_size, total}. Les demandes des établissements sont publiques
+        (sans l'adresse e-mail du référent, sauf pour les référents de l'établissement et les
+        gestionnaires de territoire) ; une demande d'élève n'y figure que pour l'élève, les
+        référents de son établissement et les gestionnaires de territoire."""
+        viewer = Viewer.of(identity.current_caller())
+        where = RequestFilter(viewer=viewer, kinds=query.get("kind", ()), town=query.get("town"),
+                              level=query.get("level"), week=query.get("week"), rome=query.get("rome"),
+                              status=query.get("status"), bbox=query.get("bbox"))
+        items, total = deps().uow_factory().requests.page(where, page=query["page"], page_size=query["page_size"])
+        return {"items": [view(doc, viewer) for doc in items], "page": query["page"],
+                "page_size": query["page_size"], "total": total}
+
+    @blp.doc(**_body_doc("RequestInput", "Les champs dépendent de `kind`."))
     @blp.response(201, RequestSchema)
-    def post(self, command: CreateRequest):
+    @blp.alt_response(401, description="Connexion requise")
+    @blp.alt_response(403, description="Rôle qui ne peut pas déposer ce type de demande")
+    @blp.alt_response(422, description="Données invalides, ou établissement inconnu")
+    def post(self):
         """Déposer une demande
 
-        Pour un élève, la position est celle de son établissement ou de sa commune, jamais celle
-        de son domicile.
-        """
-        request = handlers.create_request(command, _deps().uow_factory())
-        return request, {"Location": url_for(".RequestById", request_id=request.request_id)}
+        Un établissement (par son référent) : class_testimony, class_intervention, job_fair,
+        internship_hosting ; un élève : job_information, discovery_internship,
+        apprenticeship_search. L'établissement est celui du jeton d'accès ; la commune et la
+        position sont les siennes (ou, pour un stage autour de la commune de l'élève, le centre de
+        cette commune). Les dates sont vérifiées avec le calendrier scolaire de la zone du
+        territoire (jours fériés, vacances scolaires) et les semaines de stage de l'établissement.
+        La demande commence ouverte (open), en version 1."""
+        caller = identity.require_caller(("pupil", "school_referent"))
+        body = _json_object()
+        kind = body.get("kind")
+        if kind is None:
+            _invalid({"kind": ["Champ obligatoire."]})
+        if not isinstance(kind, str) or kind not in KINDS:
+            _invalid({"kind": [KIND_ERROR]})
+        role = ROLE_OF[KINDS[kind].requester_kind]
+        if caller.role != role:
+            abort(403, message=WRONG_ROLE[role].format(kind=kind))
+        if not caller.school_uai or (role == "pupil" and not caller.actor_id):
+            abort(403, message=INCOMPLETE_TOKEN[role])
+        school = _school(caller.school_uai)
+        if school is None:
+            _unknown_school(caller.school_uai)
+        spec = _load(kind, body, LoadContext(school))
+        created = handlers.create_request(spec, Requester(caller.actor_id, caller.subject), deps().uow_factory(),
+                                          now=deps().now())
+        return (view(created.to_document(), Viewer.of(caller)),
+                {"Location": url_for(".RequestById", request_id=created.request_id)})
+
+
+@blp.route("/map.geojson")
+class RequestsMap(MethodView):
+    @blp.arguments(RequestQuerySchema, location="query")
+    @blp.response(200, RequestMapSchema, content_type=GEOJSON)
+    def get(self, query):
+        """Carte des demandes des établissements encore ouvertes (GeoJSON)
+
+        Une FeatureCollection (RFC 7946) : un point par demande d'établissement ouverte ou en partie
+        pourvue (la position de l'établissement), avec request_id, kind, action_type, town, le ou
+        les niveaux et la date ou la période. Jamais de demande d'élève, jamais d'adresse e-mail."""
+        where = RequestFilter.on_map(ANONYMOUS, kinds=query.get("kind", ()), town=query.get("town"),
+                                     level=query.get("level"), week=query.get("week"), rome=query.get("rome"),
+                                     bbox=query.get("bbox"))
+        docs = deps().uow_factory().requests.on_map(where)
+        response = jsonify(RequestMapSchema().dump(feature_collection(docs)))
+        response.mimetype = GEOJSON
+        return response
 
 
 @blp.route("/<request_id>")
 class RequestById(MethodView):
     @blp.response(200, RequestSchema)
-    @blp.alt_response(404, description="Demande introuvable")
+    @blp.alt_response(404, description="Demande introuvable (ou demande d'élève que l'appelant ne peut pas voir)")
     def get(self, request_id: str):
-        """Lire une demande"""
-        request = _deps().uow_factory().requests.get(request_id)
-        if request is None:
-            abort(404, message="Demande introuvable.")
-        return request
+        """Lire une demande
+
+        Une demande d'élève n'est lisible que par l'élève, les référents de son établissement et
+        les gestionnaires de territoire : pour tout autre appelant, elle est introuvable (404)."""
+        viewer = Viewer.of(identity.current_caller())
+        return view(_readable(request_id, viewer), viewer)
+
+    @blp.doc(**_body_doc("RequestPatch", "Un ou plusieurs champs du type de la demande ; null retire un champ "
+                                         "facultatif."))
+    @blp.response(200, RequestSchema)
+    @blp.alt_response(401, description="Connexion requise")
+    @blp.alt_response(403, description="L'appelant ne peut pas modifier cette demande")
+    @blp.alt_response(404, description="Demande introuvable")
+    @blp.alt_response(409, description="Demande close, ou modifiée entre-temps")
+    @blp.alt_response(422, description="Données invalides")
+    def patch(self, request_id: str):
+        """Modifier une demande ouverte ou en partie pourvue
+
+        Les champs de son type (pas `kind`), au moins un ; la demande est vérifiée de nouveau en
+        entier, comme au dépôt. Par l'élève qui l'a déposée ou un référent de son établissement ;
+        pour une demande d'établissement, par un référent de cet établissement. La version augmente
+        de 1."""
+        caller = identity.require_caller()
+        viewer = Viewer.of(caller)
+        doc = _readable(request_id, viewer)
+        if not can_edit(doc, viewer):
+            abort(403, message="Seuls l'élève qui a déposé la demande et les référents de son établissement "
+                               "peuvent la modifier." if doc["requester_kind"] == "pupil" else
+                  "Seuls les référents de l'établissement peuvent modifier cette demande.")
+        if doc["status"] not in ACTIVE:
+            abort(409, message=f"La demande est {STATUSES[doc['status']]} : elle ne peut plus être modifiée.")
+        changes = _json_object()
+        if not changes:
+            _invalid({"_schema": ["Indiquez au moins un champ à modifier."]})
+        if "kind" in changes:
+            _invalid({"kind": ["Le type d'une demande ne change pas : annulez-la et déposez-en une autre."]})
+        school = _school(doc["school_uai"])
+        if school is None:
+            abort(409, message="L'établissement de cette demande n'est plus inscrit : elle ne peut plus être "
+                               "modifiée, seulement annulée.")
+        merged = _merge(doc, changes)
+        spec = _load(doc["kind"], merged, LoadContext(school, accepted_count=doc.get("accepted_count", 0)))
+        changed = _lifecycle(lambda: handlers.update_request(
+            request_id, spec, deps().uow_factory(), expected_version=doc["version"], now=deps().now()))
+        return view(changed.to_document(), viewer)
+
+
+def _merge(doc: dict, changes: dict) -> dict:
+    """The request as it would be posted after `changes` (null removes a field). A discovery
+    internship that comes back around the school drops the town it had around the pupil's."""
+    merged = {"kind": doc["kind"], **input_form(doc)}
+    if changes.get("around") == "school" and "town" not in changes:
+        merged.pop("town", None)
+    for name, value in changes.items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    return merged
+
+
+@blp.route("/<request_id>/cancel")
+class RequestCancel(MethodView):
+    @blp.doc(**{"requestBody": {"required": False, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/Cancel"}}}}})
+    @blp.response(200, RequestSchema)
+    @blp.alt_response(401, description="Connexion requise")
+    @blp.alt_response(403, description="L'appelant ne peut pas annuler cette demande")
+    @blp.alt_response(404, description="Demande introuvable")
+    @blp.alt_response(409, description="Demande déjà close")
+    @blp.alt_response(422, description="Raison invalide")
+    def post(self, request_id: str):
+        """Annuler une demande
+
+        Définitif. Par ceux qui peuvent la modifier, et par les gestionnaires de territoire. Une
+        raison facultative (300 caractères au plus) ; pour une demande d'élève, elle reste dans le
+        service et n'est jamais publiée. Une demande déjà close (annulée, pourvue, expirée) répond
+        409."""
+        caller = identity.require_caller()
+        viewer = Viewer.of(caller)
+        doc = _readable(request_id, viewer)
+        if not can_cancel(doc, viewer):
+            abort(403, message="Vous ne pouvez pas annuler cette demande.")
+        if doc["status"] not in ACTIVE:
+            abort(409, message=f"La demande est déjà {STATUSES[doc['status']]} : elle ne peut plus être annulée.")
+        try:
+            reason = CancelSchema().load(_json_object(optional=True)).get("reason")
+        except ValidationError as exc:
+            _invalid(exc.messages)
+        changed = _lifecycle(lambda: handlers.cancel_request(
+            request_id, deps().uow_factory(), reason=reason, expected_version=doc["version"], now=deps().now()))
+        return view(changed.to_document(), viewer)
+
+
+def _document_inputs(api: Api) -> None:
+    """The input schemas in the OpenAPI components: one per kind, their oneOf with a discriminator
+    on `kind` (RequestInput), the PATCH body (RequestPatch) and the cancellation body (Cancel)."""
+    components = api.spec.components
+    mapping, refs = {}, []
+    for kind, schema in INPUT_SCHEMAS.items():
+        name = schema.__name__.removesuffix("Schema") + "Input"
+        components.schema(name, schema=schema)
+        mapping[kind] = f"#/components/schemas/{name}"
+        refs.append({"$ref": mapping[kind]})
+    components.schema("RequestInput", {"oneOf": refs, "discriminator": {"propertyName": "kind", "mapping": mapping},
+                                       "description": "Une demande, selon son type (kind)."})
+    components.schema("RequestPatch", {"type": "object", "minProperties": 1, "description": (
+        "Des champs du type de la demande (voir RequestInput), sans `kind` ; null retire un champ facultatif. "
+        "La demande modifiée est vérifiée en entier, comme au dépôt.")})
+    components.schema("Cancel", schema=CancelSchema)
 
 
 def create_app(settings: Settings | None = None, uow_factory: Callable | None = None,
-               territory: Territory | None = None) -> Flask:
+               territory: Territory | None = None, *, rome: RomeReference | None = None,
+               verifier: TokenVerifier | None = None, today: date | Callable[[], date] | None = None,
+               now: Callable[[], datetime] | None = None, zone: str | None = None) -> Flask:
+    """The requests API. Tests give their fakes: `uow_factory`, `territory`, `rome`, a token
+    `verifier`, the clock (`today`: a date or a callable; `now`: a callable returning an aware
+    datetime) and the school-holiday `zone` (the territory file's otherwise)."""
     settings = settings or bootstrap.settings()
     app = Flask(__name__)
     app.config.update(web.openapi_settings("Vitawin requests", DESCRIPTION))
+    clock = now or (lambda: datetime.now(timezone.utc))
+    if today is None:
+        today_of: Callable[[], date] = lambda: clock().astimezone(PARIS).date()
+    elif isinstance(today, date):
+        today_of = lambda: today  # noqa: E731
+    else:
+        today_of = today
+    calendar = SchoolCalendar(zone or bootstrap.school_holiday_zone(), today_of)
     app.extensions[bootstrap.SERVICE] = Dependencies(
-        uow_factory or bootstrap.unit_of_work_factory(settings), territory or bootstrap.territory())
-    Api(app).register_blueprint(blp)
+        uow_factory=uow_factory or bootstrap.unit_of_work_factory(settings),
+        territory=territory or bootstrap.territory(), rome=rome or bootstrap.rome(settings), calendar=calendar,
+        today=today_of, now=clock)
+    if verifier is not None:
+        identity.init_app(app, verifier)
+    deps = app.extensions[bootstrap.SERVICE]
+    app.extensions[initiatives_api.EXTENSION] = initiatives_api.InitiativeDependencies(
+        deps.uow_factory, deps.territory, today_of)
+    api = Api(app)
+    api.register_blueprint(blp)
+    api.register_blueprint(initiatives_api.blueprint)
+    _document_inputs(api)
     return web.init_app(app, bootstrap.SERVICE, ready=bootstrap.ready(settings))
+

@@ -210,25 +210,6 @@ def test_every_kind_is_public_in_some_way_and_the_map_shows_organisations_and_sc
 
 # --- bounding boxes and GeoJSON ------------------------------------------------------------------
 
-def test_a_bounding_box_is_parsed_from_min_lon_min_lat_max_lon_max_lat():
-    box = BoundingBox.parse("2.40,48.79,2.56,48.86")
-    assert box == BoundingBox(2.40, 48.79, 2.56, 48.86)
-    assert box.contains({"lat": 48.8478, "lon": 2.4385})
-    assert not box.contains({"lat": 48.8336, "lon": 2.3865})
-
-
-@pytest.mark.parametrize("text, reason", [
-    ("2.40,48.79,2.56", "format attendu"), ("2.40,48.79,2.56,48.86,1", "format attendu"),
-    ("a,b,c,d", "format attendu"), ("", "format attendu"), ("2.4,nan,2.5,48.9", "format attendu"),
-    ("2.40,48.79,200,48.86", "longitudes entre -180 et 180"),
-    ("2.56,48.79,2.40,48.86", "le minimum doit précéder le maximum"),
-    ("2.40,48.86,2.56,48.79", "le minimum doit précéder le maximum"),
-])
-def test_a_malformed_bounding_box_is_refused_in_french(text, reason):
-    with pytest.raises(InvalidValue, match=f"^Emprise invalide : .*{reason}"):
-        BoundingBox.parse(text)
-
-
 def test_a_feature_is_a_point_lon_lat_with_id_kind_name_and_town_only():
     doc = Actor.register(organisation()).to_document()
     feature = to_feature(doc)

@@ -10,7 +10,7 @@ from typing import Callable
 from flask import current_app
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
-from vitawin_common.territory import InvalidPlace, Location, Territory
+from vitawin_common.territory import InvalidBoundingBox, InvalidPlace, Location, Territory
 
 from vitawin_actors import bootstrap
 from vitawin_actors.domain import (ACTION_TYPES, INSEE_CODE, LEVELS, MAX_COUNT, BoundingBox, InvalidValue, RomeJob,
@@ -62,7 +62,7 @@ class BoundingBoxField(fields.String):
     def _deserialize(self, value, attr, data, **kwargs):
         try:
             return BoundingBox.parse(super()._deserialize(value, attr, data, **kwargs))
-        except InvalidValue as exc:
+        except InvalidBoundingBox as exc:
             raise ValidationError(str(exc)) from exc
 
 

@@ -3,12 +3,11 @@ bounding box of the map and of the lists, the error of a value that breaks its o
 clock (UTC, to the millisecond MongoDB keeps)."""
 from __future__ import annotations
 
-import math
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from vitawin_common.territory import Location, Town, check_near_centre
+from vitawin_common.territory import BoundingBox, Location, Town, check_near_centre  # noqa: F401 (re-exported)
 
 TOWN_RADIUS_KM = 5.0  # a location must lie this close to its town's centre
 DEFAULT_MAX_DISTANCE_KM = 10.0
@@ -44,41 +43,3 @@ def _iso(moment: datetime) -> str:
     return _ms(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-@dataclass(frozen=True)
-class BoundingBox:
-    min_lon: float
-    min_lat: float
-    max_lon: float
-    max_lat: float
-
-    MESSAGE = ("Emprise invalide : format attendu bbox=min_lon,min_lat,max_lon,max_lat en degrés "
-               "décimaux (WGS 84), par exemple 2.40,48.79,2.56,48.86.")
-
-    @classmethod
-    def parse(cls, text: str) -> "BoundingBox":
-        """From "min_lon,min_lat,max_lon,max_lat"; InvalidValue (French) when malformed, out of
-        range or upside down (boxes across the antimeridian are not supported)."""
-        try:
-            values = [float(part) for part in text.split(",")]
-        except ValueError as exc:
-            raise InvalidValue(cls.MESSAGE) from exc
-        if len(values) != 4 or not all(math.isfinite(v) for v in values):
-            raise InvalidValue(cls.MESSAGE)
-        box = cls(*values)
-        if not (-180 <= box.min_lon <= 180 and -180 <= box.max_lon <= 180
-                and -90 <= box.min_lat <= 90 and -90 <= box.max_lat <= 90):
-            raise InvalidValue("Emprise invalide : longitudes entre -180 et 180, latitudes entre -90 et 90.")
-        if box.min_lon > box.max_lon or box.min_lat > box.max_lat:
-            raise InvalidValue("Emprise invalide : le minimum doit précéder le maximum "
-                               "(min_lon,min_lat,max_lon,max_lat).")
-        return box
-
-    def contains(self, location: dict) -> bool:
-        return (self.min_lon <= location["lon"] <= self.max_lon
-                and self.min_lat <= location["lat"] <= self.max_lat)
-
-    def to_query(self, field: str = "location") -> dict:
-        """The MongoDB filter of the documents whose `field` ({lat, lon}) lies in the box, bounds
-        included, as `contains` says; a document without that field is outside."""
-        return {f"{field}.lon": {"$gte": self.min_lon, "$lte": self.max_lon},
-                f"{field}.lat": {"$gte": self.min_lat, "$lte": self.max_lat}}

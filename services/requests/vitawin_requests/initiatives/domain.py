@@ -1,0 +1,563 @@
+"""Initiatives and calls for projects (plain Python, no I/O).
+
+An organisation (or a school, or a territory manager) publishes an `Initiative` of one of two
+kinds: an `initiative` that partners join, or a `call_for_projects` that actors apply to until its
+deadline (a date, the last day applications are accepted, in the territory's time zone). It says
+which kinds of partners it seeks, where (a town of the territory, a point within 5 km of its
+centre: by default the centre) and when. The publisher edits it and closes it; a territory manager
+may close any; a call for projects closes by itself once its deadline has passed (`is_due`).
+
+Every change adds one to `version`, which travels in every event so that a consumer can drop a
+stale one. The contact e-mail of the publisher and the participants' messages are shown only to
+the publisher and the participants (`can_see_private`); events never carry them."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from vitawin_common.territory import BoundingBox, InvalidPlace, Location, Territory, check_near_centre
+
+KINDS = {"initiative": "initiative", "call_for_projects": "appel à projets"}
+PARTNER_KINDS = {
+    "company": "entreprise",
+    "craftsman": "artisan",
+    "local_authority": "collectivité territoriale",
+    "association": "association",
+    "public_institution": "établissement public",
+    "partner_organisation": "organisation partenaire",
+    "school": "établissement scolaire",
+}
+STATUSES = {"open": "ouverte", "closed": "clôturée"}
+CLOSE_REASONS = {
+    "deadline_passed": "date limite de candidature passée",
+    "closed_by_publisher": "clôturée par l'acteur qui l'a publiée",
+    "closed_by_territory_manager": "clôturée par un gestionnaire de territoire",
+}
+PUBLISHER_ROLES = ("professional", "school_referent", "territory_manager")
+PARTICIPANT_ROLES = ("professional", "school_referent", "territory_manager", "partner")
+TERRITORY_MANAGER = "territory_manager"
+EDITABLE_FIELDS = ("title", "description", "partner_kinds_sought", "start_date", "end_date", "deadline", "town",
+                   "location", "contact_email")
+
+TITLE_MIN, TITLE_MAX = 3, 120
+DESCRIPTION_MAX = 2000
+MESSAGE_MAX = 500
+TOWN_RADIUS_KM = 5.0
+TIMEZONE = ZoneInfo("Europe/Paris")  # deadlines and "today" are days of the territory
+ID_PREFIX = "ini-"
+
+
+# --- errors ----------------------------------------------------------------------------------------
+class InvalidInitiative(ValueError):
+    """Values that break a rule: `errors` maps each field to its French reasons (a 422)."""
+
+    def __init__(self, errors: Mapping[str, list[str]]):
+        super().__init__("; ".join(f"{name}: {' '.join(reasons)}" for name, reasons in errors.items()))
+        self.errors = {name: list(reasons) for name, reasons in errors.items()}
+
+
+class NotAllowed(PermissionError):
+    """The caller may not do this (French message, a 403)."""
+
+
+class InitiativeConflict(Exception):
+    """The initiative's state forbids the change (French message, a 409)."""
+
+
+class ParticipationNotFound(LookupError):
+    """This actor does not take part in the initiative (a 404)."""
+
+
+class ConcurrentChange(Exception):
+    """The initiative changed between its read and its write (another request came first): nothing
+    was written; the caller may read it again and retry (a 409)."""
+
+
+# --- time ------------------------------------------------------------------------------------------
+def utc(moment: datetime) -> datetime:
+    """UTC, to the millisecond MongoDB keeps (a naive datetime is taken as UTC, as BSON gives it)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    moment = moment.astimezone(timezone.utc)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def iso_time(moment: datetime) -> str:
+    return utc(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def local_date(moment: datetime) -> date:
+    """The day `moment` falls on in the territory (Europe/Paris)."""
+    return utc(moment).astimezone(TIMEZONE).date()
+
+
+def today_in_territory() -> date:
+    return local_date(datetime.now(timezone.utc))
+
+
+def _now() -> datetime:
+    return utc(datetime.now(timezone.utc))
+
+
+def _fr(day: date) -> str:
+    return f"{day:%d/%m/%Y}"
+
+
+def _day(value) -> date | None:
+    """A date from a document (ISO string) or as it is."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(value)
+
+
+def _choices(labels: Mapping[str, str]) -> str:
+    return ", ".join(f"{code} ({label})" for code, label in labels.items())
+
+
+# --- who ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Party:
+    """Someone acting: their role (see vitawin_common.identity.ROLES) and the actor they act for
+    (an organisation, a school, a territory manager), if any."""
+    role: str
+    actor_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Participation:
+    actor_id: str
+    role: str
+    joined_at: datetime
+    message: str | None = None
+
+    def to_document(self) -> dict:
+        doc = {"actor_id": self.actor_id, "role": self.role, "joined_at": self.joined_at}
+        if self.message is not None:
+            doc["message"] = self.message
+        return doc
+
+    @classmethod
+    def from_document(cls, doc: Mapping) -> "Participation":
+        return cls(doc["actor_id"], doc["role"], utc(doc["joined_at"]), doc.get("message"))
+
+
+# --- rules ----------------------------------------------------------------------------------------
+def check_partner_kinds(values: Iterable[str]) -> str | None:
+    """A French reason when the kinds of partners sought are empty, unknown or repeated."""
+    values = list(values)
+    if not values:
+        return "Indiquez au moins un type de partenaire recherché."
+    if any(value not in PARTNER_KINDS for value in values):
+        return f"Type de partenaire inconnu ; valeurs possibles : {_choices(PARTNER_KINDS)}."
+    if len(set(values)) != len(values):
+        return "Chaque type de partenaire ne doit figurer qu'une fois."
+    return None
+
+
+def check_rules(values: Mapping[str, Any], territory: Territory, today: date,
+                changed: Iterable[str] | None = None) -> dict[str, list[str]]:
+    """The rules across fields of an initiative as it would be stored (`values`: kind, town,
+    location, start_date, end_date, deadline, partner_kinds_sought; a missing value is not
+    checked, except the deadline of a call for projects). `changed` names the fields given by the
+    caller (None: all of them, at publication): a date already stored is not checked against
+    today again. {field: [French reason]}, empty when all is well."""
+    changed = set(values) if changed is None else set(changed)
+    errors: dict[str, list[str]] = {}
+
+    def add(name: str, reason: str) -> None:
+        errors.setdefault(name, []).append(reason)
+
+    town = None
+    if values.get("town") is not None:
+        try:
+            town = territory.town(values["town"])
+        except InvalidPlace as exc:
+            add(exc.field, str(exc))
+    location = values.get("location")
+    if town is not None and location is not None and ({"town", "location"} & changed):
+        try:
+            check_near_centre(town, location, TOWN_RADIUS_KM, field="location")
+        except InvalidPlace as exc:
+            add(exc.field if "location" in changed else "town", str(exc))
+    if values.get("partner_kinds_sought") is not None and "partner_kinds_sought" in changed:
+        reason = check_partner_kinds(values["partner_kinds_sought"])
+        if reason:
+            add("partner_kinds_sought", reason)
+
+    start, end, deadline = (_day(values.get(name)) for name in ("start_date", "end_date", "deadline"))
+    if start and end and end < start and {"start_date", "end_date"} & changed:
+        add("end_date", f"La date de fin doit être le {_fr(start)} (date de début) ou après.")
+    if end and end < today and "end_date" in changed:
+        add("end_date", f"La date de fin est déjà passée (nous sommes le {_fr(today)}).")
+    kind = values.get("kind")
+    if kind == "call_for_projects":
+        if deadline is None:
+            add("deadline", "Champ obligatoire pour un appel à projets : la date limite de candidature.")
+        else:
+            if deadline <= today and "deadline" in changed:
+                add("deadline", f"La date limite doit être dans le futur (après le {_fr(today)}).")
+            if end and deadline > end and {"deadline", "end_date"} & changed:
+                add("deadline", f"La date limite doit être le {_fr(end)} (date de fin) ou avant.")
+    elif kind == "initiative" and deadline is not None:
+        add("deadline", "Seul un appel à projets a une date limite de candidature : retirez ce champ "
+                        "ou choisissez kind=call_for_projects.")
+    return errors
+
+
+# --- the initiative -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PublishInitiative:
+    """Command: publish an initiative or a call for projects (fields already validated one by one)."""
+    kind: str
+    title: str
+    partner_kinds_sought: list[str]
+    town: str
+    contact_email: str
+    description: str = ""
+    start_date: date | None = None
+    end_date: date | None = None
+    deadline: date | None = None
+    location: Location | None = None  # None: the town's centre
+
+
+@dataclass(frozen=True)
+class Initiative:
+    initiative_id: str
+    kind: str
+    title: str
+    description: str
+    partner_kinds_sought: tuple[str, ...]
+    town: str
+    location: Location
+    publisher: Party
+    contact_email: str
+    created_at: datetime
+    updated_at: datetime
+    start_date: date | None = None
+    end_date: date | None = None
+    deadline: date | None = None
+    status: str = "open"
+    participants: tuple[Participation, ...] = ()
+    version: int = 1
+    closed_at: datetime | None = None
+    close_reason: str | None = None
+
+    # -- publication --
+    @classmethod
+    def publish(cls, command: PublishInitiative, publisher: Party, territory: Territory, today: date,
+                now: datetime | None = None) -> "Initiative":
+        """NotAllowed when `publisher` may not publish; InvalidInitiative when a rule is broken."""
+        if publisher.role not in PUBLISHER_ROLES:
+            raise NotAllowed("Seuls un professionnel, un référent d'établissement ou un gestionnaire de "
+                             "territoire peuvent publier une initiative ou un appel à projets.")
+        if not publisher.actor_id:
+            raise NotAllowed("Votre compte n'agit pour aucun acteur (organisation ou établissement) : "
+                             "il ne peut pas publier d'initiative.")
+        if command.kind not in KINDS:
+            raise InvalidInitiative({"kind": [f"Type inconnu ; valeurs possibles : {_choices(KINDS)}."]})
+        values = {name: getattr(command, name) for name in (
+            "kind", "town", "location", "start_date", "end_date", "deadline", "partner_kinds_sought")}
+        errors = check_rules(values, territory, today)
+        if errors:
+            raise InvalidInitiative(errors)
+        now = utc(now or _now())
+        return cls(
+            initiative_id=f"{ID_PREFIX}{uuid.uuid4().hex}", kind=command.kind, title=command.title,
+            description=command.description, partner_kinds_sought=tuple(command.partner_kinds_sought),
+            town=command.town, location=command.location or territory.towns[command.town].centre,
+            publisher=Party(publisher.role, publisher.actor_id), contact_email=command.contact_email,
+            created_at=now, updated_at=now, start_date=command.start_date, end_date=command.end_date,
+            deadline=command.deadline)
+
+    # -- who is who --
+    def is_publisher(self, party: Party | None) -> bool:
+        return party is not None and bool(party.actor_id) and party.actor_id == self.publisher.actor_id
+
+    def participation(self, actor_id: str | None) -> Participation | None:
+        return next((p for p in self.participants if actor_id and p.actor_id == actor_id), None)
+
+    def can_see_private(self, viewer: Party | None) -> bool:
+        """The contact e-mail and the participants' messages: the publisher and the participants only."""
+        return self.is_publisher(viewer) or (viewer is not None and self.participation(viewer.actor_id) is not None)
+
+    def _words(self) -> dict:
+        """French words that agree with the kind (an initiative is feminine, a call masculine)."""
+        return _WORDS[self.kind]
+
+    def accepts_participants_on(self, today: date) -> str | None:
+        """None when one may join or apply on `today`; the French reason otherwise."""
+        w = self._words()
+        if self.status == "closed":
+            return f"{w['This']} est clôturé{w['e']} : {w['it']} n'accepte plus de {w['newcomers']}."
+        if self.deadline is not None and today > self.deadline:
+            return f"La date limite de candidature ({_fr(self.deadline)}) est passée."
+        if self.end_date is not None and today > self.end_date:
+            return f"{w['This']} s'est terminé{w['e']} le {_fr(self.end_date)}."
+        return None
+
+    def is_due(self, now: datetime) -> bool:
+        """An open call for projects whose deadline (the last day to apply) has passed at `now`."""
+        return (self.kind == "call_for_projects" and self.status == "open" and self.deadline is not None
+                and self.deadline < local_date(now))
+
+    # -- changes: each returns a new Initiative, version + 1 --
+    def _next(self, now: datetime | None, **changes) -> "Initiative":
+        return replace(self, version=self.version + 1, updated_at=utc(now or _now()), **changes)
+
+    def edit(self, changes: Mapping[str, Any], by: Party, territory: Territory, today: date,
+             now: datetime | None = None) -> "Initiative":
+        """The publisher changes some of EDITABLE_FIELDS (each already valid on its own). A town
+        given without a location moves the location to the new town's centre. Returns `self` when
+        nothing changes. NotAllowed, InitiativeConflict (closed), InvalidInitiative."""
+        if not self.is_publisher(by):
+            raise NotAllowed("Seul l'acteur qui a publié cette initiative peut la modifier.")
+        if self.status == "closed":
+            w = self._words()
+            raise InitiativeConflict(f"{w['This']} est clôturé{w['e']} : {w['it']} ne peut plus être modifié{w['e']}.")
+        unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
+        if unknown:
+            raise InvalidInitiative({name: ["Ce champ ne se modifie pas."] for name in unknown})
+        changes = dict(changes)
+        moved = "town" in changes and changes["town"] != self.town
+        if moved and "location" not in changes and changes["town"] in territory.towns:
+            changes["location"] = territory.towns[changes["town"]].centre
+        if "partner_kinds_sought" in changes:
+            changes["partner_kinds_sought"] = tuple(changes["partner_kinds_sought"])
+        values = {"kind": self.kind, "town": self.town, "location": self.location, "start_date": self.start_date,
+                  "end_date": self.end_date, "deadline": self.deadline,
+                  "partner_kinds_sought": self.partner_kinds_sought, **changes}
+        errors = check_rules(values, territory, today, changed=set(changes))
+        if errors:
+            raise InvalidInitiative(errors)
+        real = {name: value for name, value in changes.items() if getattr(self, name) != value}
+        if not real:
+            return self
+        return self._next(now, **real)
+
+    def changed_fields(self, before: "Initiative") -> list[str]:
+        return [name for name in EDITABLE_FIELDS if getattr(self, name) != getattr(before, name)]
+
+    def join(self, by: Party, message: str | None, today: date,
+             now: datetime | None = None) -> tuple["Initiative", Participation]:
+        """`by` joins the initiative (or applies to the call for projects), once per actor, never
+        its own. NotAllowed, InitiativeConflict."""
+        if by.role not in PARTICIPANT_ROLES:
+            raise NotAllowed("Un élève ne peut pas rejoindre une initiative ni candidater à un appel à projets."
+                             if by.role == "pupil" else "Votre rôle ne permet pas de participer.")
+        if not by.actor_id:
+            raise NotAllowed("Votre compte n'agit pour aucun acteur (organisation ou établissement) : "
+                             "il ne peut pas participer.")
+        w = self._words()
+        if self.is_publisher(by):
+            raise InitiativeConflict(f"Vous avez publié {w['this']} : vous ne pouvez pas {w['join_own']}.")
+        if self.participation(by.actor_id) is not None:
+            raise InitiativeConflict(f"Cet acteur {w['already']}.")
+        refused = self.accepts_participants_on(today)
+        if refused:
+            raise InitiativeConflict(refused)
+        now = utc(now or _now())
+        participation = Participation(by.actor_id, by.role, now, message or None)
+        return self._next(now, participants=self.participants + (participation,)), participation
+
+    def leave(self, actor_id: str, by: Party, today: date,
+              now: datetime | None = None) -> tuple["Initiative", Participation]:
+        """`actor_id` stops taking part (by itself, or removed by a territory manager) before the
+        end of the initiative. NotAllowed, ParticipationNotFound, InitiativeConflict."""
+        if by.actor_id != actor_id and by.role != TERRITORY_MANAGER:
+            raise NotAllowed("Seul l'acteur concerné ou un gestionnaire de territoire peut retirer cette participation.")
+        participation = self.participation(actor_id)
+        if participation is None:
+            raise ParticipationNotFound(actor_id)
+        if self.end_date is not None and today > self.end_date:
+            w = self._words()
+            raise InitiativeConflict(f"{w['This']} s'est terminé{w['e']} le {_fr(self.end_date)} : "
+                                     "la participation ne peut plus être retirée.")
+        remaining = tuple(p for p in self.participants if p.actor_id != actor_id)
+        return self._next(now, participants=remaining), participation
+
+    def close(self, by: Party | None, now: datetime | None = None) -> "Initiative":
+        """Closed by its publisher, by a territory manager, or (`by` None) at its deadline.
+        NotAllowed, InitiativeConflict (already closed)."""
+        if by is None:
+            reason = "deadline_passed"
+        elif self.is_publisher(by):
+            reason = "closed_by_publisher"
+        elif by.role == TERRITORY_MANAGER:
+            reason = "closed_by_territory_manager"
+        else:
+            raise NotAllowed("Seul l'acteur qui a publié cette initiative ou un gestionnaire de territoire "
+                             "peut la clôturer.")
+        if self.status == "closed":
+            w = self._words()
+            raise InitiativeConflict(f"{w['This']} est déjà clôturé{w['e']}.")
+        now = utc(now or _now())
+        return self._next(now, status="closed", closed_at=now, close_reason=reason)
+
+    # -- views and events --
+    def public_fields(self) -> dict:
+        """What anyone may know (JSON-friendly): no contact e-mail, no participant."""
+        data = {
+            "initiative_id": self.initiative_id,
+            "kind": self.kind,
+            "title": self.title,
+            "description": self.description,
+            "partner_kinds_sought": list(self.partner_kinds_sought),
+            "town": self.town,
+            "location": {"lat": self.location.lat, "lon": self.location.lon},
+            "publisher": {"actor_id": self.publisher.actor_id, "role": self.publisher.role},
+            "status": self.status,
+        }
+        for name in ("start_date", "end_date", "deadline"):
+            if getattr(self, name) is not None:
+                data[name] = getattr(self, name).isoformat()
+        return data
+
+    def published_event_data(self) -> dict:
+        return {**self.public_fields(), "published_at": iso_time(self.created_at), "version": self.version}
+
+    def updated_event_data(self, changed_fields: list[str]) -> dict:
+        return {**self.public_fields(), "published_at": iso_time(self.created_at),
+                "updated_at": iso_time(self.updated_at), "changed_fields": list(changed_fields),
+                "version": self.version}
+
+    def joined_event_data(self, participation: Participation) -> dict:
+        return {"initiative_id": self.initiative_id, "actor_id": participation.actor_id,
+                "role": participation.role, "joined_at": iso_time(participation.joined_at), "version": self.version}
+
+    def left_event_data(self, participation: Participation, by: Party) -> dict:
+        return {"initiative_id": self.initiative_id, "actor_id": participation.actor_id,
+                "role": participation.role, "left_at": iso_time(self.updated_at),
+                "removed_by_territory_manager": by.actor_id != participation.actor_id, "version": self.version}
+
+    def closed_event_data(self) -> dict:
+        return {"initiative_id": self.initiative_id, "kind": self.kind, "reason": self.close_reason,
+                "closed_at": iso_time(self.closed_at), "participant_count": len(self.participants),
+                "version": self.version}
+
+    def view(self, viewer: Party | None) -> dict:
+        """The initiative as `viewer` may read it (dates as date objects, for the API schema): the
+        contact e-mail and the participants' messages only for the publisher and the participants."""
+        private = self.can_see_private(viewer)
+        data = {**self.public_fields(), "start_date": self.start_date, "end_date": self.end_date,
+                "deadline": self.deadline, "participant_count": len(self.participants),
+                "version": self.version, "created_at": self.created_at, "updated_at": self.updated_at,
+                "closed_at": self.closed_at, "close_reason": self.close_reason,
+                "participants": [p.to_document() if private else
+                                 {k: v for k, v in p.to_document().items() if k != "message"}
+                                 for p in self.participants]}
+        if private:
+            data["contact_email"] = self.contact_email
+        return data
+
+    # -- storage --
+    def to_document(self) -> dict:
+        return {
+            "initiative_id": self.initiative_id, "kind": self.kind, "title": self.title,
+            "description": self.description, "partner_kinds_sought": list(self.partner_kinds_sought),
+            "start_date": _iso_day(self.start_date), "end_date": _iso_day(self.end_date),
+            "deadline": _iso_day(self.deadline), "town": self.town,
+            "location": {"lat": self.location.lat, "lon": self.location.lon},
+            "publisher": {"actor_id": self.publisher.actor_id, "role": self.publisher.role},
+            "contact_email": self.contact_email, "status": self.status,
+            "participants": [p.to_document() for p in self.participants],
+            "version": self.version, "created_at": self.created_at, "updated_at": self.updated_at,
+            "closed_at": self.closed_at, "close_reason": self.close_reason,
+        }
+
+    @classmethod
+    def from_document(cls, doc: Mapping) -> "Initiative":
+        return cls(
+            initiative_id=doc["initiative_id"], kind=doc["kind"], title=doc["title"],
+            description=doc.get("description", ""), partner_kinds_sought=tuple(doc["partner_kinds_sought"]),
+            town=doc["town"], location=Location(doc["location"]["lat"], doc["location"]["lon"]),
+            publisher=Party(doc["publisher"]["role"], doc["publisher"]["actor_id"]),
+            contact_email=doc["contact_email"], created_at=utc(doc["created_at"]),
+            updated_at=utc(doc.get("updated_at") or doc["created_at"]), start_date=_day(doc.get("start_date")),
+            end_date=_day(doc.get("end_date")), deadline=_day(doc.get("deadline")),
+            status=doc.get("status", "open"),
+            participants=tuple(Participation.from_document(p) for p in doc.get("participants", ())),
+            version=doc.get("version", 1),
+            closed_at=utc(doc["closed_at"]) if doc.get("closed_at") else None,
+            close_reason=doc.get("close_reason"))
+
+
+_WORDS = {
+    "initiative": {"this": "cette initiative", "This": "Cette initiative", "e": "e", "it": "elle",
+                   "newcomers": "participants", "join_own": "la rejoindre",
+                   "already": "participe déjà à cette initiative"},
+    "call_for_projects": {"this": "cet appel à projets", "This": "Cet appel à projets", "e": "", "it": "il",
+                          "newcomers": "candidatures", "join_own": "y candidater",
+                          "already": "a déjà candidaté à cet appel à projets"},
+}
+
+
+def _iso_day(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+# --- lists and the map ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InitiativeFilter:
+    """Which stored initiatives a list, the map or the closing task wants, as a predicate over a
+    document (`matches`, for in-memory repositories) and as a MongoDB filter (`to_query`: equality,
+    element of an array, ranges on plain and dotted fields only). `deadline_before`: an ISO date;
+    only documents whose deadline is before it."""
+    kind: str | None = None
+    town: str | None = None
+    partner_kind: str | None = None
+    status: str | None = None
+    bbox: BoundingBox | None = None
+    deadline_before: str | None = None
+
+    def matches(self, doc: Mapping) -> bool:
+        if self.kind is not None and doc.get("kind") != self.kind:
+            return False
+        if self.town is not None and doc.get("town") != self.town:
+            return False
+        if self.partner_kind is not None and self.partner_kind not in (doc.get("partner_kinds_sought") or ()):
+            return False
+        if self.status is not None and doc.get("status") != self.status:
+            return False
+        if self.bbox is not None and not self.bbox.contains(doc["location"]):
+            return False
+        if self.deadline_before is not None and not (doc.get("deadline") and doc["deadline"] < self.deadline_before):
+            return False
+        return True
+
+    def to_query(self) -> dict:
+        query: dict = {}
+        for name in ("kind", "town", "status"):
+            if getattr(self, name) is not None:
+                query[name] = getattr(self, name)
+        if self.partner_kind is not None:
+            query["partner_kinds_sought"] = self.partner_kind  # matches an element of the array
+        if self.bbox is not None:
+            query["location.lon"] = {"$gte": self.bbox.min_lon, "$lte": self.bbox.max_lon}
+            query["location.lat"] = {"$gte": self.bbox.min_lat, "$lte": self.bbox.max_lat}
+        if self.deadline_before is not None:
+            query["deadline"] = {"$lt": self.deadline_before}  # ISO dates compare as strings
+        return query
+
+
+def due_for_closing(now: datetime) -> InitiativeFilter:
+    """Open calls for projects whose deadline (the last day to apply) is before `now`'s day."""
+    return InitiativeFilter(kind="call_for_projects", status="open", deadline_before=local_date(now).isoformat())
+
+
+def to_feature(doc: Mapping) -> dict:
+    """A GeoJSON Feature (RFC 7946: [lon, lat]) with the public fields of the map."""
+    return {
+        "type": "Feature",
+        "id": doc["initiative_id"],
+        "geometry": {"type": "Point", "coordinates": [doc["location"]["lon"], doc["location"]["lat"]]},
+        "properties": {"initiative_id": doc["initiative_id"], "kind": doc["kind"], "title": doc["title"],
+                       "town": doc["town"], "deadline": doc.get("deadline")},
+    }
+
+
+def feature_collection(docs: Iterable[Mapping]) -> dict:
+    return {"type": "FeatureCollection", "features": [to_feature(doc) for doc in docs]}
