@@ -160,3 +160,40 @@ def test_the_requests_of_the_map_are_public_school_requests_only(stack, school):
     assert {f["properties"]["kind"] for f in features} <= {"class_testimony", "class_intervention", "job_fair",
                                                           "internship_hosting"}
     assert all("contact_email" not in f["properties"] for f in features)
+
+
+def test_an_accepted_proposal_on_the_bus_fulfils_the_request_once_and_matching_closes_it(stack, mongo, school):
+    """Matching's acceptance workflow is the matching issue's: here the accepted event is put on the
+    proposals topic as matching will, twice (a redelivery), to check the requests side."""
+    from kafka import KafkaProducer
+    from vitawin_common.events import new_event, to_record
+
+    gateway, env = f"{stack.gateway_url}/api/v1", stack.env
+    referent = bearer(env, "school_referent", actor_id=school["actor_id"], school_uai=school["uai"])
+    answer = requests.post(f"{gateway}/requests", headers=referent, json={
+        "kind": "class_testimony", "date": next_school_day(28).isoformat(), "level": "3e",
+        "professionals_wanted": 1, "contact_email": unique_email("referent")})
+    assert answer.status_code == 201, answer.text
+    request_id = answer.json()["request_id"]
+    proposal_id = "prop-" + uuid.uuid4().hex[:20]
+    event = new_event("fr.vitawin.proposal.accepted.v1", "/vitawin/matching", proposal_id, {
+        "proposal_id": proposal_id, "request_id": request_id, "volunteer_id": "vol-" + uuid.uuid4().hex,
+        "accepted_at": "2026-11-28T08:15:00.000Z"})
+    contracts = load(env["CONTRACTS_DIR"])
+    producer = KafkaProducer(bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"])
+    key, value, hdrs = to_record(event)
+    for _ in range(2):
+        producer.send(contracts.topic("proposals"), key=key, value=value, headers=hdrs)
+    producer.flush()
+    producer.close()
+
+    from support import eventually
+    eventually(lambda: requests.get(f"{gateway}/requests/{request_id}").json()["status"] == "fulfilled",
+               timeout=30, message="request fulfilled")
+    mine = lambda rs: [r for r in rs if r.key == request_id.encode()]  # noqa: E731
+    records = mine(read_topic(env["KAFKA_BOOTSTRAP_SERVERS"], contracts.topic("requests"),
+                              stop=lambda rs: len(mine(rs)) >= 2, timeout=30))
+    assert [headers(r)["ce_type"] for r in records] == ["fr.vitawin.request.created.v2",
+                                                        "fr.vitawin.request.fulfilled.v1"]
+    eventually(lambda: (mongo.vitawin_matching.requests.find_one({"_id": request_id}) or {}).get("status") == "closed",
+               timeout=30, message="matching closed the fulfilled request")

@@ -1,8 +1,9 @@
 """`python -m vitawin_requests.worker`: what the requests service does in the background.
 
 - consumes `actors` (group "requests") to keep its read model of the territory's schools
-  (vitawin_requests.schools), with the common consumer loop: manual commits after the effect,
-  poison events to the `requestsDeadLetter` topic;
+  (vitawin_requests.schools), and `proposals` to count each accepted proposal towards its
+  request (partly matched, then fulfilled), with the common consumer loop: manual commits after
+  the effect, idempotent handlers, poison events to the `requestsDeadLetter` topic;
 - expires the requests whose date has passed and closes the calls for projects past their
   deadline, every REQUESTS_EXPIRY_INTERVAL_S seconds (60 by default), one transaction and one
   event per request or call;
@@ -29,15 +30,25 @@ from vitawin_requests.initiatives import handlers as initiatives
 log = logging.getLogger(__name__)
 
 GROUP_ID = "requests"
-CONSUMED_CHANNELS = ("actors",)
+CONSUMED_CHANNELS = ("actors", "proposals")
+PROPOSAL_ACCEPTED = "fr.vitawin.proposal.accepted.v1"
 DEAD_LETTER_CHANNEL = "requestsDeadLetter"
 DEFAULT_EXPIRY_INTERVAL_S = 60.0
 
 
+def on_proposal_accepted(event: Event, uow) -> None:
+    """Count the accepted proposal towards its request, once per proposal id (a redelivery or a
+    replay changes nothing). A write that races another change of the request raises
+    ConcurrentChange: the consumer loop retries the event from the same offset."""
+    handlers.record_acceptance(uow, event.data["request_id"], event.data["proposal_id"])
+
+
 def event_handlers(new_uow: Callable) -> dict[str, Callable[[Event], None]]:
-    """The events the requests worker reads, each applied in a new unit of work."""
+    """The events the requests worker reads, each applied in a new unit of work; the others
+    (proposals created or declined, other actors' events) are ignored."""
     return {schools.ACTOR_REGISTERED: lambda event: schools.on_actor_registered(event, new_uow()),
-            schools.ACTOR_ERASED: lambda event: schools.on_actor_erased(event, new_uow())}
+            schools.ACTOR_ERASED: lambda event: schools.on_actor_erased(event, new_uow()),
+            PROPOSAL_ACCEPTED: lambda event: on_proposal_accepted(event, new_uow())}
 
 
 def consumer_loop(settings: Settings, producer, new_uow: Callable) -> ConsumerLoop:
