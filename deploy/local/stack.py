@@ -231,7 +231,8 @@ def main() -> int:
     parser.add_argument("command", choices=["up", "down"])
     parser.add_argument("--var", default=str(ROOT / "var"), help="folder for logs, PIDs and mail")
     parser.add_argument("--demo", choices=["small", "territory", "none"], default="small",
-                        help="demo data: small (a dozen pledges and 4 requests, through the gateway); territory "
+                        help="demo data: small (13 pledges, 3 schools and their requests, 2 pupils' requests, an "
+                             "initiative, through the gateway); territory "
                              "(the small one, then, in the background, deploy/local/demo_territory.py: "
                              "--demo-actors actors with pledges, generated in VAR/demo and imported); none")
     parser.add_argument("--demo-actors", type=int, default=60_000, help="actors of --demo territory")
@@ -253,7 +254,7 @@ def main() -> int:
         stack.up()
         if demo != "none":
             from demo import load_demo  # deploy/local/demo.py
-            counts = load_demo(stack.gateway_url)
+            counts = load_demo(stack.gateway_url, issuer=identity.issuer_from_env(stack.env))
             print(f"Demo data loaded: {counts}")
         print(f"\nVitawin is running at {stack.gateway_url}/ (API: {stack.gateway_url}/api/v1/openapi.json)")
         print(f"Ready in {time.monotonic() - started:.1f}s. Emails land in {stack.maildir}, logs in {stack.log_dir}.")
