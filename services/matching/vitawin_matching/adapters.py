@@ -139,7 +139,10 @@ class MongoRequests:
     event that came first leaves a placeholder with no more than `status`, `request_status`,
     `version` and `proposal_count`: closed, it is never a candidate, and the created event's
     $setOnInsert does not touch it. A closed request keeps no contact e-mail (PERSONAL_FIELDS): a
-    reopening update carries the whole state again."""
+    reopening update carries the whole state again. `hidden` (moderation) is kept beside `status`
+    and written only by `hide` and `unhide`: a hidden request is never a candidate, whatever its
+    status; it keeps its contact e-mail (it is not closed, and the unhidden event carries no
+    state). A moderation event that came first leaves a closed placeholder, as a closing event."""
 
     PERSONAL_FIELDS = ("contact_email",)
 
@@ -163,9 +166,10 @@ class MongoRequests:
                 "version": request.version}
 
     def _holds(self, request: Request) -> bool:
-        """Whether the stored state is this very one (its version) and open."""
-        doc = self.collection.find_one({"_id": request.request_id}, {"version": True, "status": True})
-        return doc is not None and doc.get("status") == OPEN and doc.get("version", 1) == request.version
+        """Whether the stored state is this very one (its version), open and not hidden."""
+        doc = self.collection.find_one({"_id": request.request_id}, {"version": True, "status": True, "hidden": True})
+        return (doc is not None and doc.get("status") == OPEN and not doc.get("hidden")
+                and doc.get("version", 1) == request.version)
 
     def add(self, request: Request) -> bool:
         doc = {**self._state(request), "proposal_count": 0, "stored_at": datetime.now(timezone.utc)}
@@ -202,18 +206,42 @@ class MongoRequests:
         except DuplicateKeyError:  # newer stored (nothing to do), or inserted at this moment by another worker
             self.collection.update_one(not_older, update)
 
+    def _moderate(self, request_id: str, hidden: bool, version: int) -> None:
+        # Not older than the stored state, like a close; the same version again is idempotent.
+        not_older = {"_id": request_id, "$or": [{"version": {"$lte": version}}, {"version": {"$exists": False}}]}
+        now = datetime.now(timezone.utc)
+        update = {"$set": {"hidden": hidden, "updated_at": now}, "$max": {"version": version},
+                  "$setOnInsert": {"status": CLOSED, "proposal_count": 0, "stored_at": now}}  # a placeholder
+        try:
+            self.collection.update_one(not_older, update, upsert=True)
+        except DuplicateKeyError:  # newer stored (nothing to do), or inserted at this moment by another worker
+            self.collection.update_one(not_older, update)
+
+    def hide(self, request_id: str, version: int) -> None:
+        self._moderate(request_id, True, version)
+
+    def unhide(self, request_id: str, version: int) -> Request | None:
+        """Shown again (unless a newer state is stored): the stored request when it is now open, not
+        hidden and at this version (what the caller searches for), else None."""
+        self._moderate(request_id, False, version)
+        doc = self.collection.find_one({"_id": request_id})
+        if doc is None or doc.get("status") != OPEN or doc.get("hidden") or doc.get("version", 1) != version:
+            return None
+        return _request(doc)
+
     def open_candidates(self, action_types: Iterable[str], box: BoundingBox, k: int) -> list[Request]:
         found = []
         for action_type in action_types:  # one indexed query per type rather than a scanning $in
             for d in self.collection.find({"status": OPEN, "action_type": action_type, **_lat_band(box)}):
-                if d["proposal_count"] < k and box.contains(_location(d)):
+                if d["proposal_count"] < k and not d.get("hidden") and box.contains(_location(d)):
                     found.append(_request(d))
         return found
 
     def take_slot(self, request_id: str, k: int) -> int | None:
-        """Atomic and inside the proposal's transaction: rolled back if the proposal is not made."""
+        """Atomic and inside the proposal's transaction: rolled back if the proposal is not made.
+        A request hidden since it was found gives no slot."""
         doc = self.collection.find_one_and_update(
-            {"_id": request_id, "status": OPEN, "proposal_count": {"$lt": k}},
+            {"_id": request_id, "status": OPEN, "hidden": {"$ne": True}, "proposal_count": {"$lt": k}},
             {"$inc": {"proposal_count": 1}}, projection={"proposal_count": True},
             return_document=ReturnDocument.AFTER, session=self.session)
         return None if doc is None else doc["proposal_count"]

@@ -67,7 +67,9 @@ def event_handlers(wrap) -> dict:
             "fr.vitawin.request.created.v1": wrap(handlers.on_request_created),  # still on the topic
             "fr.vitawin.request.created.v2": wrap(handlers.on_request_created),
             "fr.vitawin.request.updated.v1": wrap(handlers.on_request_updated),
-            **{event_type: wrap(handlers.on_request_closed) for event_type in handlers.REQUEST_CLOSING_EVENTS}}
+            **{event_type: wrap(handlers.on_request_closed) for event_type in handlers.REQUEST_CLOSING_EVENTS},
+            "fr.vitawin.request.hidden.v1": wrap(handlers.on_request_hidden),
+            "fr.vitawin.request.unhidden.v1": wrap(handlers.on_request_unhidden)}
 
 
 def outbox_relay(config: Settings, producer) -> OutboxRelay:

@@ -42,7 +42,18 @@ closed placeholder that the late created event does not reopen (only a newer upd
 volunteers, a request handler searches only when the read model holds its very state, open.
 Closing is not final here, unlike a withdrawal: if the requests service ever reopens a request
 (say fulfilled, then partly_matched because a professional dropped out), it does so with a newer
-version, and that update wins."""
+version, and that update wins.
+
+A request may also be hidden by a moderator (fr.vitawin.request.hidden.v1) and shown again
+(fr.vitawin.request.unhidden.v1), each with the request's new version. Hidden, it gets no new
+proposal whatever its status: the read model keeps a `hidden` flag beside `status`, and a request
+is a candidate (`open_candidates`, `take_slot`, and the "holds" answers that start a search) only
+when it is open and not hidden. The flag is moderation's own: an update of the request's state
+(newer version) leaves it as it is, so a hidden request edited or partly matched meanwhile stays
+hidden. A moderation event applies unless a newer version is stored (a replay changes nothing);
+one that comes before the request leaves a closed placeholder, as a closing event does. Shown
+again, the request is searched again if it is open (its status still open or partly_matched): a
+replay of the unhidden event finishes that search. Proposals made before the hiding stay."""
 from __future__ import annotations
 
 import logging
@@ -82,9 +93,12 @@ class Requests(Protocol):
     def add(self, request: Request) -> bool: ...
     def replace(self, request: Request) -> bool: ...  # only over an older version; slots kept
     def close(self, request_id: str, request_status: str, version: int) -> None: ...  # unless newer stored
+    def hide(self, request_id: str, version: int) -> None: ...  # unless newer stored; no candidate while hidden
+    # unhide: unless newer stored; the stored request when it is now open, not hidden, at this version
+    def unhide(self, request_id: str, version: int) -> Request | None: ...
     def open_candidates(self, action_types: Iterable[str], box: domain.BoundingBox,
-                        k: int) -> Iterable[Request]: ...  # open, fewer than k proposals
-    def take_slot(self, request_id: str, k: int) -> int | None: ...  # new rank, or None when full
+                        k: int) -> Iterable[Request]: ...  # open, not hidden, fewer than k proposals
+    def take_slot(self, request_id: str, k: int) -> int | None: ...  # new rank, or None when full or hidden
 
 
 class Proposals(Protocol):
@@ -175,6 +189,27 @@ def on_request_closed(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP
     uow.requests.close(event.data["request_id"], request_status, int(event.data["version"]))
     log.info("request closed", extra={"request_id": event.data["request_id"], "status": request_status,
                                       "version": int(event.data["version"])})
+
+
+def on_request_hidden(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K) -> None:
+    """fr.vitawin.request.hidden.v1: no new proposal for the request while it is hidden, whatever its
+    status. Proposals already made stay."""
+    request_id, version = event.data["request_id"], int(event.data["version"])
+    uow.requests.hide(request_id, version)
+    log.info("request hidden", extra={"request_id": request_id, "version": version})
+
+
+def on_request_unhidden(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K) -> None:
+    """fr.vitawin.request.unhidden.v1: a candidate again if its status is still open or
+    partly_matched, and then searched again."""
+    request_id, version = event.data["request_id"], int(event.data["version"])
+    request = uow.requests.unhide(request_id, version)
+    if request is None:
+        log.info("request shown again but not held open: no search", extra={"request_id": request_id,
+                                                                              "version": version})
+        return
+    log.info("request shown again", extra={"request_id": request_id, "version": version})
+    propose_volunteers(uow, request, k)
 
 
 def propose_volunteers(uow: UnitOfWork, request: Request, k: int) -> None:

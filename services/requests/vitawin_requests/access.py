@@ -7,13 +7,19 @@ The object-level rules (issue 4):
 - a pupil's request is seen only by that pupil, the referents of the pupil's school and territory
   managers; to anyone else it does not exist (404, left out of lists, never on the map);
 - a pupil's request is edited and cancelled by that pupil or a referent of the school; a school's
-  by a referent of that school; territory managers may cancel any request.
+  by a referent of that school; territory managers may cancel any request;
+- moderation (issue 4, point 5): territory managers moderate any request, a school referent the
+  requests of their school (school and pupil requests with that school_uai): they hide it and show
+  it again, and see its reports. A hidden request leaves the public lists, the map and the public
+  reading: a hidden school request is seen only by its moderators (a pupil's request was seen by
+  no one else anyway); anyone else gets a 404. Anyone who may read a request may report it.
 
 `RequestFilter` is the list's selection with two faces that must agree: `matches(doc)` on a stored
 document (the in-memory repository of the tests) and `to_query()`, the MongoDB filter of the same
 documents, written with what SecantusDB understands: equality (an array field matches one of its
-elements), `$in`, `$or` (never `$and`: two alternatives are expanded into one `$or`), ranges and
-dotted paths."""
+elements), `$in` (`null` in it also matches a missing field: a document stored before moderation
+existed has no `hidden` and is not hidden), `$or` (never `$and`: two alternatives are expanded into
+one `$or`), ranges and dotted paths."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -27,9 +33,12 @@ from vitawin_common.territory import BoundingBox  # noqa: F401 (the lists' and m
 from vitawin_requests.domain import ACTIVE, STATUSES
 
 from vitawin_requests.kinds import KINDS, LEVELS, ROME_CODE, InvalidValue
+from vitawin_requests.moderation import INTERNAL_FIELDS as MODERATION_INTERNAL_FIELDS
+from vitawin_requests.moderation import Moderation
 
 TERRITORY_MANAGER, SCHOOL_REFERENT, PUPIL = "territory_manager", "school_referent", "pupil"
-INTERNAL_FIELDS = ("requester_actor_id", "requester_subject", "accepted_proposal_ids")
+INTERNAL_FIELDS = ("requester_actor_id", "requester_subject", "accepted_proposal_ids", *MODERATION_INTERNAL_FIELDS)
+NOT_HIDDEN = {"hidden": {"$in": [False, None]}}  # false, or absent (stored before moderation existed)
 
 
 @dataclass(frozen=True)
@@ -56,10 +65,21 @@ class Viewer:
 ANONYMOUS = Viewer()
 
 
+def can_moderate(doc: Mapping[str, Any], viewer: Viewer) -> bool:
+    """Whether `viewer` may hide the request, show it again and see its reports: a territory
+    manager, or a referent of the request's school."""
+    return viewer.role == TERRITORY_MANAGER or viewer.is_referent_of(doc.get("school_uai"))
+
+
+def is_public(doc: Mapping[str, Any]) -> bool:
+    """Whether anyone may see the request: a school's request that is not hidden."""
+    return doc["requester_kind"] == "school" and not doc.get("hidden")
+
+
 def can_read(doc: Mapping[str, Any], viewer: Viewer) -> bool:
-    if doc["requester_kind"] == "school" or viewer.role == TERRITORY_MANAGER:
+    if is_public(doc) or can_moderate(doc, viewer):
         return True
-    return viewer.is_pupil(doc.get("requester_actor_id")) or viewer.is_referent_of(doc.get("school_uai"))
+    return doc["requester_kind"] == "pupil" and viewer.is_pupil(doc.get("requester_actor_id"))
 
 
 def sees_contact(doc: Mapping[str, Any], viewer: Viewer) -> bool:
@@ -84,10 +104,13 @@ def _utc(value):
 
 
 def view(doc: Mapping[str, Any], viewer: Viewer) -> dict:
-    """What `viewer` (who may read `doc`) is shown of a stored request: no internal field, and the
-    contact e-mail only to those who may see it."""
-    hidden = set(INTERNAL_FIELDS) | (set() if sees_contact(doc, viewer) else {"contact_email"})
-    return {name: _utc(value) for name, value in doc.items() if name not in hidden}
+    """What `viewer` (who may read `doc`) is shown of a stored request: no internal field (who
+    asked, who moderated, who reported), the contact e-mail only to those who may see it, the
+    hidden flag (with reason, role and time when hidden) and, to its moderators, its reports."""
+    left_out = set(INTERNAL_FIELDS) | (set() if sees_contact(doc, viewer) else {"contact_email"})
+    shown = {name: _utc(value) for name, value in doc.items() if name not in left_out}
+    shown.update(Moderation.from_document(doc).view(with_reports=can_moderate(doc, viewer)))
+    return shown
 
 
 def week_span(week: str) -> tuple[str, str]:
@@ -101,7 +124,9 @@ def week_span(week: str) -> tuple[str, str]:
 class RequestFilter:
     """What a list (or the map) selects for `viewer`; None or empty means "any". `week` selects
     the requests whose period contains that ISO week or whose date falls in it; `statuses` and
-    `requester_kind` serve the map (active school requests)."""
+    `requester_kind` serve the map (active school requests). `public`: only what anyone may see,
+    whoever looks (the map: never a hidden request). `reported`: only the reported requests that
+    `viewer` moderates (none for a viewer who moderates nothing)."""
     viewer: Viewer = ANONYMOUS
     kinds: tuple[str, ...] = ()
     town: str | None = None
@@ -112,6 +137,8 @@ class RequestFilter:
     statuses: tuple[str, ...] = ()
     requester_kind: str | None = None
     bbox: BoundingBox | None = None
+    public: bool = False
+    reported: bool = False
 
     def __post_init__(self) -> None:  # the API checks each value first, in French
         object.__setattr__(self, "kinds", tuple(self.kinds))
@@ -129,13 +156,15 @@ class RequestFilter:
 
     @classmethod
     def on_map(cls, viewer: Viewer = ANONYMOUS, **filters) -> "RequestFilter":
-        """The map: active requests of schools only."""
-        return cls(viewer=viewer, statuses=ACTIVE, requester_kind="school", **filters)
+        """The map: active requests of schools only, never a hidden one."""
+        return cls(viewer=viewer, statuses=ACTIVE, requester_kind="school", public=True, **filters)
 
     # --- in memory -------------------------------------------------------------------------------
     def matches(self, doc: Mapping[str, Any]) -> bool:
         """Whether the stored request `doc` is selected (what `to_query` selects in MongoDB)."""
-        if not can_read(doc, self.viewer):
+        if not (is_public(doc) if self.public else can_read(doc, self.viewer)):
+            return False
+        if self.reported and not (can_moderate(doc, self.viewer) and (doc.get("report_count") or 0) >= 1):
             return False
         if self.kinds and doc.get("kind") not in self.kinds:
             return False
@@ -178,6 +207,8 @@ class RequestFilter:
             plain["rome_codes"] = self.rome
         if self.bbox is not None:
             plain.update(self.bbox.to_query("location"))
+        if self.reported:
+            plain["report_count"] = {"$gte": 1}
         branches = []
         for choice in product(self._visibility(), self._weeks()):
             merged = _merge(plain, *choice)
@@ -190,15 +221,31 @@ class RequestFilter:
         return {"$or": branches}
 
     def _visibility(self) -> list[dict]:
+        """The alternatives of `can_read` (of `is_public` for a public filter; of `can_moderate`
+        for the reported requests)."""
         viewer = self.viewer
-        if viewer.role == TERRITORY_MANAGER:
-            return [{}]
-        branches: list[dict] = [{"requester_kind": "school"}]
+        public = {"requester_kind": "school", **NOT_HIDDEN}
+        moderated = self._moderated()
+        if self.reported:  # what the viewer moderates (and, for a public filter, what is public of it)
+            return [branch for branch in (_merge(public, m) if self.public else m for m in moderated)
+                    if branch is not None]
+        if self.public:
+            return [public]
+        if moderated == [{}]:
+            return moderated
+        branches: list[dict] = [public, *moderated]
         if viewer.role == PUPIL and viewer.actor_id is not None:
             branches.append({"requester_kind": "pupil", "requester_actor_id": viewer.actor_id})
-        if viewer.role == SCHOOL_REFERENT and viewer.school_uai is not None:
-            branches.append({"requester_kind": "pupil", "school_uai": viewer.school_uai})
         return branches
+
+    def _moderated(self) -> list[dict]:
+        """The alternatives of `can_moderate`: every request for a territory manager, those of
+        the school for a referent, none for anyone else."""
+        if self.viewer.role == TERRITORY_MANAGER:
+            return [{}]
+        if self.viewer.role == SCHOOL_REFERENT and self.viewer.school_uai is not None:
+            return [{"school_uai": self.viewer.school_uai}]
+        return []
 
     def _weeks(self) -> list[dict]:
         if self.week is None:

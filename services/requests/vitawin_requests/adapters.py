@@ -11,13 +11,14 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 
 from vitawin_common.outbox import Outbox
-from vitawin_common.uow import MongoRepository, UnitOfWork
+from vitawin_common.uow import UnitOfWork
 
 from vitawin_requests.access import RequestFilter
 from vitawin_requests.domain import ACTIVE
 from vitawin_requests.handlers import ConcurrentChange
 from vitawin_requests.initiatives.adapters import InitiativeRepository
 from vitawin_requests.kinds import RomeReference
+from vitawin_requests.moderation_adapters import ModeratedRepository
 from vitawin_requests.schools import SchoolRepository
 
 MAP_LIMIT = 2000  # features on one map
@@ -30,13 +31,16 @@ def load_rome_reference(path: Path) -> RomeReference:
     return RomeReference(document["jobs"], source=document.get("name", ""))
 
 
-class RequestRepository(MongoRepository):
-    """Collection `requests`, keyed by request_id."""
+class RequestRepository(ModeratedRepository):
+    """Collection `requests`, keyed by request_id. `replace` (a change, over the version read) and
+    `add_report` come from ModeratedRepository."""
     id_field = "request_id"
+    concurrent_change = ConcurrentChange
     indexes = ([("created_at", DESCENDING)], [("status", ASCENDING), ("expires_at", ASCENDING)],
                [("requester_kind", ASCENDING), ("status", ASCENDING)], [("kind", ASCENDING)], [("town", ASCENDING)],
                [("school_uai", ASCENDING)], [("requester_actor_id", ASCENDING)], [("levels", ASCENDING)],
-               [("rome_codes", ASCENDING)], [("period", ASCENDING)], [("date", ASCENDING)])
+               [("rome_codes", ASCENDING)], [("period", ASCENDING)], [("date", ASCENDING)],
+               [("report_count", ASCENDING)])
 
     def page(self, where: RequestFilter, *, page: int = 1, page_size: int = 50) -> tuple[list[dict], int]:
         """One page of the requests `where` selects (`RequestFilter.to_query`), newest first (ties by
@@ -56,14 +60,6 @@ class RequestRepository(MongoRepository):
         cursor = self.collection.find({"status": {"$in": list(ACTIVE)}, "expires_at": {"$lte": now}},
                                       {"_id": False, "request_id": True}, session=self.session)
         return [doc["request_id"] for doc in cursor]
-
-    def replace(self, doc: dict, expected_version: int) -> None:
-        """Write the new state of a request, inside the unit of work's transaction, only over the
-        version it was read at; ConcurrentChange if another change came first."""
-        result = self.collection.replace_one({"_id": doc[self.id_field], "version": expected_version},
-                                             {"_id": doc[self.id_field], **doc}, session=self.session)
-        if result.matched_count != 1:
-            raise ConcurrentChange(doc[self.id_field])
 
 
 class MongoUnitOfWork(UnitOfWork):

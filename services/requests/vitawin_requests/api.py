@@ -2,8 +2,13 @@
 (/api/v1/requests), with the object-level rules of `access`.
 
 Writes check, in this order: the caller (401 anonymous, 403 wrong role), the request (404 when it
-does not exist or the caller may not see it: a pupil's request never leaks), the right to change
-it (403), its status (409 once closed), then the body (422, French messages naming the field)."""
+does not exist or the caller may not see it: a pupil's request never leaks, nor a hidden one), the
+right to change it (403), its state (409 once closed, hidden twice...), then the body (422, French
+messages naming the field).
+
+Moderation: territory managers and the referents of a request's school hide it (with a reason)
+and show it again; anyone who may read a request reports it, anonymous callers included (the
+gateway is to rate-limit reports); moderators see the reports and list the reported requests."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -20,7 +25,7 @@ from vitawin_common.identity import TokenVerifier
 from vitawin_common.territory import Territory
 
 from vitawin_requests import bootstrap, handlers
-from vitawin_requests.access import (ANONYMOUS, RequestFilter, Viewer, can_cancel, can_edit, can_read,
+from vitawin_requests.access import (ANONYMOUS, RequestFilter, Viewer, can_cancel, can_edit, can_moderate, can_read,
                                      feature_collection, view)
 from vitawin_requests.calendar import SchoolCalendar
 from vitawin_requests.domain import ACTIVE, PARIS, STATUSES, RequestConflict, Requester, input_form
@@ -28,6 +33,9 @@ from vitawin_requests.fieldtypes import KIND_ERROR, Dependencies, LoadContext, d
 from vitawin_requests.inputs import INPUT_SCHEMAS, load_request
 from vitawin_requests.kinds import KINDS, RomeReference
 from vitawin_requests.initiatives import api as initiatives_api
+from vitawin_requests.moderation import AlreadyReported, Moderator, Report, has_reported
+from vitawin_requests.moderation_api import (REPORTED_ONLY_ROLES, HideSchema, ReportReceiptSchema, ReportSchema,
+                                             body_doc, load_body)
 from vitawin_requests.schemas import (CancelSchema, RequestListQuerySchema, RequestMapSchema, RequestPageSchema,
                                       RequestQuerySchema, RequestSchema)
 
@@ -39,7 +47,9 @@ DESCRIPTION = (
     "d'alternance (déposées par un élève). Une demande d'élève n'est visible que de l'élève, des "
     "référents de son établissement et des gestionnaires de territoire ; elle ne porte ni nom, ni "
     "adresse e-mail, et sa position est celle de l'établissement ou du centre de la commune, jamais "
-    "celle du domicile. Appels authentifiés : en-tête « Authorization: Bearer <jeton> »."
+    "celle du domicile. Modération : les gestionnaires de territoire et les référents d'un établissement "
+    "masquent une demande (avec une raison) et l'affichent de nouveau ; toute personne qui peut lire une "
+    "demande peut la signaler. Appels authentifiés : en-tête « Authorization: Bearer <jeton> »."
 )
 GEOJSON = "application/geo+json"
 NOT_FOUND = "Demande introuvable."
@@ -48,6 +58,11 @@ WRONG_ROLE = {
     "school_referent": "Seul le référent d'un établissement scolaire peut déposer une demande de ce type ({kind}).",
     "pupil": "Seul un élève peut déposer une demande de ce type ({kind}).",
 }
+NOT_A_MODERATOR = ("Seuls les gestionnaires de territoire et les référents de l'établissement de la demande "
+                   "peuvent la masquer ou l'afficher de nouveau.")
+ALREADY_REPORTED = "Vous avez déjà signalé cette demande."
+REPORTED_FILTER_REFUSED = ("Le filtre reported est réservé aux gestionnaires de territoire et aux référents "
+                           "d'établissement.")
 INCOMPLETE_TOKEN = {
     "school_referent": "Jeton d'accès incomplet : le code UAI de l'établissement du référent manque.",
     "pupil": "Jeton d'accès incomplet : l'identifiant de l'élève et le code UAI de son établissement manquent.",
@@ -120,11 +135,17 @@ class Requests(MethodView):
         Réponse : {items, page, page_size, total}. Les demandes des établissements sont publiques
         (sans l'adresse e-mail du référent, sauf pour les référents de l'établissement et les
         gestionnaires de territoire) ; une demande d'élève n'y figure que pour l'élève, les
-        référents de son établissement et les gestionnaires de territoire."""
+        référents de son établissement et les gestionnaires de territoire. Une demande masquée par
+        la modération n'y figure que pour son auteur et ses modérateurs. `reported=true` (réservé
+        aux gestionnaires de territoire et aux référents : 401 sans connexion, 403 pour un autre
+        rôle) : seulement les demandes signalées que l'appelant modère, avec leurs signalements."""
+        reported = query.get("reported", False)
+        if reported and identity.require_caller().role not in REPORTED_ONLY_ROLES:
+            abort(403, message=REPORTED_FILTER_REFUSED)
         viewer = Viewer.of(identity.current_caller())
         where = RequestFilter(viewer=viewer, kinds=query.get("kind", ()), town=query.get("town"),
                               level=query.get("level"), week=query.get("week"), rome=query.get("rome"),
-                              status=query.get("status"), bbox=query.get("bbox"))
+                              status=query.get("status"), bbox=query.get("bbox"), reported=reported)
         items, total = deps().uow_factory().requests.page(where, page=query["page"], page_size=query["page_size"])
         return {"items": [view(doc, viewer) for doc in items], "page": query["page"],
                 "page_size": query["page_size"], "total": total}
@@ -175,7 +196,8 @@ class RequestsMap(MethodView):
 
         Une FeatureCollection (RFC 7946) : un point par demande d'établissement ouverte ou en partie
         pourvue (la position de l'établissement), avec request_id, kind, action_type, town, le ou
-        les niveaux et la date ou la période. Jamais de demande d'élève, jamais d'adresse e-mail."""
+        les niveaux et la date ou la période. Jamais de demande d'élève, jamais de demande masquée,
+        jamais d'adresse e-mail."""
         where = RequestFilter.on_map(ANONYMOUS, kinds=query.get("kind", ()), town=query.get("town"),
                                      level=query.get("level"), week=query.get("week"), rome=query.get("rome"),
                                      bbox=query.get("bbox"))
@@ -188,12 +210,17 @@ class RequestsMap(MethodView):
 @blp.route("/<request_id>")
 class RequestById(MethodView):
     @blp.response(200, RequestSchema)
-    @blp.alt_response(404, description="Demande introuvable (ou demande d'élève que l'appelant ne peut pas voir)")
+    @blp.alt_response(404, description="Demande introuvable (ou demande d'élève, ou demande masquée, que "
+                                       "l'appelant ne peut pas voir)")
     def get(self, request_id: str):
         """Lire une demande
 
         Une demande d'élève n'est lisible que par l'élève, les référents de son établissement et
-        les gestionnaires de territoire : pour tout autre appelant, elle est introuvable (404)."""
+        les gestionnaires de territoire : pour tout autre appelant, elle est introuvable (404). Une
+        demande masquée par la modération ne reste lisible que par son auteur (l'élève, les
+        référents de l'établissement) et les gestionnaires de territoire, avec `hidden`, la raison,
+        le rôle de qui l'a masquée et la date. Les modérateurs (gestionnaires de territoire,
+        référents de l'établissement) y lisent aussi les signalements."""
         viewer = Viewer.of(identity.current_caller())
         return view(_readable(request_id, viewer), viewer)
 
@@ -282,6 +309,98 @@ class RequestCancel(MethodView):
         changed = _lifecycle(lambda: handlers.cancel_request(
             request_id, deps().uow_factory(), reason=reason, expected_version=doc["version"], now=deps().now()))
         return view(changed.to_document(), viewer)
+
+
+@blp.route("/<request_id>/hide")
+class RequestHide(MethodView):
+    @blp.doc(**body_doc(HideSchema, "La raison du masquage (3 à 500 caractères)."))
+    @blp.response(200, RequestSchema)
+    @blp.alt_response(401, description="Connexion requise")
+    @blp.alt_response(403, description="Ni gestionnaire de territoire, ni référent de l'établissement de la demande")
+    @blp.alt_response(404, description="Demande introuvable")
+    @blp.alt_response(409, description="Demande déjà masquée, ou modifiée entre-temps")
+    @blp.alt_response(422, description="Raison manquante ou invalide")
+    def post(self, request_id: str):
+        """Masquer une demande (modération)
+
+        Par un gestionnaire de territoire (toute demande) ou un référent de l'établissement de la
+        demande (celles de l'établissement et de ses élèves), avec une raison. La demande garde son
+        état (ouverte, en partie pourvue...) mais disparaît des listes publiques, de la carte et de
+        la lecture publique, et ne reçoit plus de nouvelles propositions ; son auteur et ses
+        modérateurs la voient encore, avec la raison. La version augmente de 1. Déjà masquée : 409."""
+        caller = identity.require_caller()
+        viewer = Viewer.of(caller)
+        doc = _readable(request_id, viewer)
+        if not can_moderate(doc, viewer):
+            abort(403, message=NOT_A_MODERATOR)
+        if doc.get("hidden"):
+            abort(409, message="La demande est déjà masquée.")
+        reason = load_body(HideSchema())["reason"]
+        changed = _lifecycle(lambda: handlers.hide_request(
+            request_id, reason, Moderator(caller.role, caller.subject), deps().uow_factory(),
+            expected_version=doc["version"], now=deps().now()))
+        return view(changed.to_document(), viewer)
+
+
+@blp.route("/<request_id>/unhide")
+class RequestUnhide(MethodView):
+    @blp.response(200, RequestSchema)
+    @blp.alt_response(401, description="Connexion requise")
+    @blp.alt_response(403, description="Ni gestionnaire de territoire, ni référent de l'établissement de la demande")
+    @blp.alt_response(404, description="Demande introuvable")
+    @blp.alt_response(409, description="Demande qui n'est pas masquée, ou modifiée entre-temps")
+    def post(self, request_id: str):
+        """Afficher de nouveau une demande masquée (modération)
+
+        Par ceux qui peuvent la masquer. Elle revient dans les listes publiques et, si elle est
+        encore ouverte ou en partie pourvue, sur la carte et parmi les demandes qui reçoivent des
+        propositions. La version augmente de 1. Pas masquée : 409. Sans corps."""
+        caller = identity.require_caller()
+        viewer = Viewer.of(caller)
+        doc = _readable(request_id, viewer)
+        if not can_moderate(doc, viewer):
+            abort(403, message=NOT_A_MODERATOR)
+        if not doc.get("hidden"):
+            abort(409, message="La demande n'est pas masquée.")
+        changed = _lifecycle(lambda: handlers.unhide_request(
+            request_id, Moderator(caller.role, caller.subject), deps().uow_factory(),
+            expected_version=doc["version"], now=deps().now()))
+        return view(changed.to_document(), viewer)
+
+
+@blp.route("/<request_id>/report")
+class RequestReport(MethodView):
+    @blp.doc(**body_doc(ReportSchema, "La catégorie du signalement et un commentaire facultatif."))
+    @blp.response(201, ReportReceiptSchema)
+    @blp.alt_response(401, description="Jeton d'accès invalide (un appel sans jeton est accepté)")
+    @blp.alt_response(404, description="Demande introuvable (ou que l'appelant ne peut pas voir)")
+    @blp.alt_response(409, description="Demande déjà signalée par ce compte")
+    @blp.alt_response(422, description="Catégorie ou commentaire invalide")
+    def post(self, request_id: str):
+        """Signaler une demande
+
+        Par toute personne qui peut la lire, connectée ou non. Une catégorie (inappropriate,
+        personal_data, spam, other) et un commentaire facultatif (500 caractères au plus), lu par
+        les modérateurs seulement et jamais publié. Un signalement par compte et par demande (le
+        second : 409) ; les signalements sans connexion ne sont pas dédoublonnés : la passerelle en
+        limitera le débit. Un signalement ne modifie pas la demande (sa version reste la même)."""
+        caller = identity.current_caller()  # anonymous reports are welcome: the gateway will rate-limit them
+        viewer = Viewer.of(caller)
+        doc = _readable(request_id, viewer)
+        if caller is not None and has_reported(doc, caller.subject):
+            abort(409, message=ALREADY_REPORTED)
+        body = load_body(ReportSchema())
+        report = Report.make(body["category"], body.get("comment"), caller, deps().now())
+        try:
+            handlers.report_request(request_id, report, deps().uow_factory())
+        except handlers.RequestNotFound:
+            abort(404, message=NOT_FOUND)
+        except AlreadyReported:
+            abort(409, message=ALREADY_REPORTED)
+        receipt = {"category": report.category, "at": report.at}
+        if report.comment:
+            receipt["comment"] = report.comment
+        return receipt
 
 
 def _document_inputs(api: Api) -> None:

@@ -6,7 +6,12 @@ carries are built here. Plain Python, no I/O.
 A pupil is a minor: a pupil's request is placed at the school or at the centre of the pupil's town,
 never at a home; it carries no name and no e-mail; the free words a pupil types (`keywords`) and a
 cancellation reason typed for a pupil's request stay in the service (they may hold personal data)
-and never travel in an event; nor does the pupil's actor id."""
+and never travel in an event; nor does the pupil's actor id, nor a moderator's reason for hiding a
+pupil's request.
+
+Moderation (`moderation.Moderation`): a hidden request keeps its status; hiding and showing it
+again are changes (version + 1) with their events; reports are stored with the request but are not
+changes of it."""
 from __future__ import annotations
 
 import uuid
@@ -19,6 +24,7 @@ from zoneinfo import ZoneInfo
 from vitawin_common.territory import Location
 
 from vitawin_requests.kinds import DEFAULT_MAX_DISTANCE_KM, KINDS, KindRule, RomeJob, audience_of
+from vitawin_requests.moderation import AlreadyHidden, Moderation, Moderator, NotHidden
 
 PARIS = ZoneInfo("Europe/Paris")  # the territory's days start and end at midnight, Paris time
 OPEN, PARTLY_MATCHED, FULFILLED, CANCELLED, EXPIRED = "open", "partly_matched", "fulfilled", "cancelled", "expired"
@@ -207,10 +213,15 @@ class Request:
     accepted_proposal_ids: tuple[str, ...] = ()
     closed_at: datetime | None = None
     cancel_reason: str | None = None
+    moderation: Moderation = Moderation()
 
     @property
     def kind(self) -> str:
         return self.spec.kind
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.moderation.hidden
 
     @property
     def is_active(self) -> bool:
@@ -265,6 +276,26 @@ class Request:
         changed = self._next(now, accepted_proposal_ids=accepted, status=FULFILLED if fulfilled else PARTLY_MATCHED)
         return replace(changed, closed_at=changed.updated_at) if fulfilled else changed
 
+    # --- moderation ----------------------------------------------------------------------------------
+    def hide(self, reason: str, by: Moderator, now: datetime | None = None) -> "Request":
+        """Hidden by a moderator, whatever its status (which it keeps): a new version.
+        RequestConflict when already hidden."""
+        now = _ms(now or _now())
+        try:
+            moderation = self.moderation.hide(reason, by, now)
+        except AlreadyHidden:
+            raise RequestConflict("La demande est déjà masquée.") from None
+        return self._next(now, moderation=moderation)
+
+    def unhide(self, by: Moderator, now: datetime | None = None) -> "Request":
+        """Shown again: a new version. RequestConflict when it is not hidden."""
+        now = _ms(now or _now())
+        try:
+            moderation = self.moderation.unhide(by, now)
+        except NotHidden:
+            raise RequestConflict("La demande n'est pas masquée.") from None
+        return self._next(now, moderation=moderation)
+
     def _refuse_if_closed(self, what: str) -> None:
         if not self.is_active:
             raise RequestConflict(f"La demande est {STATUSES[self.status]} : elle ne peut plus être {what}.")
@@ -301,6 +332,21 @@ class Request:
     def expired_event_data(self) -> dict:
         return {"request_id": self.request_id, "version": self.version, "at": iso(self.closed_at)}
 
+    def hidden_event_data(self) -> dict:
+        """The data of fr.vitawin.request.hidden.v1: the moderator's role, never the account; the
+        reason only for a school's request (one written about a pupil's request stays here)."""
+        hiding = self.moderation.hiding
+        data = {"request_id": self.request_id, "version": self.version, "status": self.status,
+                "hidden_by_role": hiding.by_role, "at": iso(hiding.at)}
+        if self.spec.requester_kind == "school":
+            data["reason"] = hiding.reason
+        return data
+
+    def unhidden_event_data(self) -> dict:
+        """The data of fr.vitawin.request.unhidden.v1."""
+        return {"request_id": self.request_id, "version": self.version, "status": self.status,
+                "unhidden_by_role": self.moderation.last_role, "at": iso(self.updated_at)}
+
     def to_document(self) -> dict:
         doc = {"request_id": self.request_id, **self.spec.plain(),
                "requester_actor_id": self.requester.actor_id, "requester_subject": self.requester.subject,
@@ -312,6 +358,7 @@ class Request:
             doc[CLOSED_AT[self.status]] = self.closed_at
         if self.cancel_reason:
             doc["cancel_reason"] = self.cancel_reason
+        doc.update(self.moderation.to_document())
         return doc
 
     @classmethod
@@ -323,4 +370,5 @@ class Request:
                    created_at=_ms(doc["created_at"]), expires_at=_ms(doc["expires_at"]), status=status,
                    version=int(doc["version"]), updated_at=_ms(doc.get("updated_at") or doc["created_at"]),
                    accepted_proposal_ids=tuple(doc.get("accepted_proposal_ids") or ()),
-                   closed_at=_ms(closed_at) if closed_at else None, cancel_reason=doc.get("cancel_reason"))
+                   closed_at=_ms(closed_at) if closed_at else None, cancel_reason=doc.get("cancel_reason"),
+                   moderation=Moderation.from_document(doc))

@@ -1,6 +1,7 @@
 """Service layer: use cases of the requests service, given a unit of work. Each change of a request
 writes its new state and its event in ONE transaction (the outbox relay publishes the event), over
-the version it was read at."""
+the version it was read at. Hiding a request and showing it again are changes too; a report is
+not (it keeps the version) but is written with its event in one transaction all the same."""
 from __future__ import annotations
 
 import logging
@@ -10,6 +11,7 @@ from typing import Callable
 from vitawin_common.events import Event, new_event
 
 from vitawin_requests.domain import CANCELLED, EXPIRED, FULFILLED, Request, RequestConflict, RequestSpec, Requester
+from vitawin_requests.moderation import AlreadyReported, Moderator, Report
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +22,9 @@ REQUEST_UPDATED = "fr.vitawin.request.updated.v1"
 REQUEST_CANCELLED = "fr.vitawin.request.cancelled.v1"
 REQUEST_FULFILLED = "fr.vitawin.request.fulfilled.v1"
 REQUEST_EXPIRED = "fr.vitawin.request.expired.v1"
+REQUEST_HIDDEN = "fr.vitawin.request.hidden.v1"
+REQUEST_UNHIDDEN = "fr.vitawin.request.unhidden.v1"
+REQUEST_REPORTED = "fr.vitawin.request.reported.v1"
 
 
 class RequestNotFound(LookupError):
@@ -99,6 +104,46 @@ def record_acceptance(uow, request_id: str, proposal_id: str, now: datetime | No
         return None
 
 
+def hide_request(request_id: str, reason: str, by: Moderator, uow, *, expected_version: int | None = None,
+                 now: datetime | None = None) -> Request:
+    """A moderator hides the request (whatever its status, which it keeps):
+    fr.vitawin.request.hidden.v1 with the new version. RequestConflict when already hidden. Who may
+    moderate which request is the API's rule (`access.can_moderate`)."""
+    def hide(request: Request) -> Request:
+        return request.hide(reason, by, now or _now())
+    return _change(request_id, uow, hide, "request hidden", expected_version,
+                   event_of=lambda request: new_event(REQUEST_HIDDEN, SOURCE, request_id,
+                                                      request.hidden_event_data()))[0]
+
+
+def unhide_request(request_id: str, by: Moderator, uow, *, expected_version: int | None = None,
+                   now: datetime | None = None) -> Request:
+    """A moderator shows the request again: fr.vitawin.request.unhidden.v1 with the new version.
+    RequestConflict when it is not hidden."""
+    def unhide(request: Request) -> Request:
+        return request.unhide(by, now or _now())
+    return _change(request_id, uow, unhide, "request shown again", expected_version,
+                   event_of=lambda request: new_event(REQUEST_UNHIDDEN, SOURCE, request_id,
+                                                      request.unhidden_event_data()))[0]
+
+
+def report_request(request_id: str, report: Report, uow) -> int:
+    """Store `report` with the request and publish fr.vitawin.request.reported.v1 (category, count
+    and time: never the comment, never who reported), in one transaction; the request's version
+    does not change. Returns how many reports the request has had. RequestNotFound;
+    moderation.AlreadyReported when this account (not an anonymous caller) already reported it."""
+    with uow:
+        count = uow.requests.add_report(request_id, report.to_document(), once_per_reporter=not report.anonymous)
+        if count is None:
+            raise RequestNotFound(request_id)
+        event = new_event(REQUEST_REPORTED, SOURCE, request_id, report.event_data("request_id", request_id, count))
+        uow.publish(event, CHANNEL)
+        uow.commit()
+    log.info("request reported", extra={"request_id": request_id, "category": report.category,
+                                        "report_count": count, "event_id": event.id})
+    return count
+
+
 def _event_of(request: Request) -> Event:
     kind, data = {
         CANCELLED: (REQUEST_CANCELLED, request.cancelled_event_data),
@@ -109,10 +154,12 @@ def _event_of(request: Request) -> Event:
 
 
 def _change(request_id: str, uow, transition: Callable[[Request], Request], what: str,
-            expected_version: int | None = None) -> tuple[Request, bool]:
-    """Read, change and write a request with its event in ONE transaction, over the version read
-    (ConcurrentChange otherwise). (request, whether it changed): nothing is written when the
-    transition changes nothing."""
+            expected_version: int | None = None,
+            event_of: Callable[[Request], Event] = _event_of) -> tuple[Request, bool]:
+    """Read, change and write a request with its event (`event_of` the changed request: by default
+    the one its status calls for) in ONE transaction, over the version read (ConcurrentChange
+    otherwise). (request, whether it changed): nothing is written when the transition changes
+    nothing."""
     with uow:
         doc = uow.requests.get(request_id)
         if doc is None:
@@ -123,7 +170,7 @@ def _change(request_id: str, uow, transition: Callable[[Request], Request], what
         after = transition(before)
         if after is before:
             return before, False  # leaving the block without commit() writes nothing
-        event = _event_of(after)
+        event = event_of(after)
         uow.requests.replace(after.to_document(), expected_version=before.version)
         uow.publish(event, CHANNEL)
         uow.commit()
@@ -132,6 +179,7 @@ def _change(request_id: str, uow, transition: Callable[[Request], Request], what
     return after, True
 
 
-__all__ = ["CHANNEL", "ConcurrentChange", "REQUEST_CANCELLED", "REQUEST_CREATED", "REQUEST_EXPIRED",
-           "REQUEST_FULFILLED", "REQUEST_UPDATED", "RequestConflict", "RequestNotFound", "SOURCE",
-           "cancel_request", "create_request", "expire_due", "record_acceptance", "update_request"]
+__all__ = ["AlreadyReported", "CHANNEL", "ConcurrentChange", "REQUEST_CANCELLED", "REQUEST_CREATED",
+           "REQUEST_EXPIRED", "REQUEST_FULFILLED", "REQUEST_HIDDEN", "REQUEST_REPORTED", "REQUEST_UNHIDDEN",
+           "REQUEST_UPDATED", "RequestConflict", "RequestNotFound", "SOURCE", "cancel_request", "create_request",
+           "expire_due", "hide_request", "record_acceptance", "report_request", "unhide_request", "update_request"]

@@ -1,5 +1,6 @@
-"""The answers and queries of the requests API: a request as stored (what a caller may see of it),
-a page of them, the map, the cancellation body, and the list and map filters."""
+"""The answers and queries of the requests API: a request as stored (what a caller may see of it,
+moderation included), a page of them, the map, the cancellation body, and the list and map
+filters. The bodies of moderation are in `moderation_api`."""
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
@@ -8,6 +9,7 @@ from vitawin_requests.domain import CANCEL_REASON_LENGTH, STATUSES
 from vitawin_requests.fieldtypes import (KIND_ERROR, LEVEL, BoundingBoxField, IsoWeek, RomeCodeQuery, choices,
                                          known_town, text_field)
 from vitawin_requests.kinds import ACTION_TYPES, AROUND, AUDIENCES, KINDS, REQUESTER_KINDS
+from vitawin_requests.moderation_api import ModeratedItemSchema, reported_field
 
 
 class RequestLocationSchema(Schema):
@@ -21,10 +23,11 @@ class RequestRomeJobSchema(Schema):
                                     "example": "Boulanger / Boulangère"})
 
 
-class RequestSchema(Schema):
+class RequestSchema(ModeratedItemSchema):
     """A request as stored. Present or not according to its kind; `contact_email` only for the
     referents of the school and territory managers; `keywords` only to those who may read a pupil's
-    request."""
+    request; `reports` and `report_count` only to its moderators (territory managers, referents of
+    the school)."""
     request_id = fields.String(metadata={"example": "req-5f3a9c1000000000000000000000abcd"})
     kind = fields.String(metadata={
         "description": f"Type de demande : {choices({kind: rule.label for kind, rule in KINDS.items()})}"})
@@ -87,6 +90,9 @@ class RequestQuerySchema(Schema):
 
 
 class RequestListQuerySchema(RequestQuerySchema):
+    reported = reported_field("true : seulement les demandes signalées que l'appelant modère (toutes pour un "
+                              "gestionnaire de territoire, celles de son établissement pour un référent) ; "
+                              "filtre réservé à ces deux rôles")
     status = fields.String(validate=validate.OneOf(STATUSES, error=f"État inconnu ; valeurs possibles : "
                                                                    f"{', '.join(STATUSES)}."),
                            metadata={"description": f"État : {choices(STATUSES)}"})

@@ -1,9 +1,10 @@
 """In-memory fakes for the matching service: a shared fake database (what several workers would
 see) and a unit of work per message over it, with the same semantics as the Mongo adapter:
-first-write-wins stores, newer-version-wins replaces, final withdrawals, request closings that
-apply unless a newer state is stored (and hold before the request arrives), active-only
-candidates, open-only requests, bounding-box pre-filter, keyed proposal insert, all-or-nothing
-transactions, and an outbox that checks each event against its contract."""
+first-write-wins stores, newer-version-wins replaces, final withdrawals, request closings and
+moderation (hidden, shown again) that apply unless a newer state is stored (and hold before the
+request arrives), active-only candidates, open and not hidden requests only, bounding-box
+pre-filter, keyed proposal insert, all-or-nothing transactions, and an outbox that checks each
+event against its contract."""
 from __future__ import annotations
 
 import copy
@@ -61,8 +62,9 @@ class FakeVolunteers:
 
 
 class FakeRequests:
-    """Rows as MongoRequests stores them: `request` (None in a placeholder left by a closing event
-    that came first), `status` open/closed, `request_status`, `version`, `proposal_count`."""
+    """Rows as MongoRequests stores them: `request` (None in a placeholder left by a closing or
+    moderation event that came first), `status` open/closed, `request_status`, `version`,
+    `proposal_count`, and `hidden` once a moderation event came (written by hide and unhide only)."""
 
     def __init__(self, db: FakeDatabase):
         self.db = db
@@ -78,7 +80,8 @@ class FakeRequests:
 
     def _holds(self, request):
         row = self.db.requests.get(request.request_id)
-        return row is not None and row["status"] == OPEN and row["version"] == request.version
+        return (row is not None and row["status"] == OPEN and not row.get("hidden")
+                and row["version"] == request.version)
 
     def add(self, request):
         self.db.requests.setdefault(request.request_id, {**self._row(request), "proposal_count": 0})
@@ -103,14 +106,33 @@ class FakeRequests:
                        request=row["request"] and replace(row["request"], contact_email=None,
                                                           status=request_status, version=version))
 
+    def _moderate(self, request_id, hidden, version):
+        row = self.db.requests.get(request_id)
+        if row is None:  # the moderation event came first: a closed placeholder
+            self.db.requests[request_id] = {"request": None, "status": CLOSED, "version": version,
+                                            "proposal_count": 0, "hidden": hidden}
+        elif version >= row["version"]:  # not older than the stored state
+            version = max(version, row["version"])
+            row.update(hidden=hidden, version=version,
+                       request=row["request"] and replace(row["request"], version=version))
+
+    def hide(self, request_id, version):
+        self._moderate(request_id, True, version)
+
+    def unhide(self, request_id, version):
+        self._moderate(request_id, False, version)
+        row = self.db.requests[request_id]
+        held = row["status"] == OPEN and not row.get("hidden") and row["version"] == version
+        return row["request"] if held else None
+
     def open_candidates(self, action_types, box, k):
         return [row["request"] for row in self.db.requests.values()
-                if row["status"] == OPEN and row["proposal_count"] < k
+                if row["status"] == OPEN and not row.get("hidden") and row["proposal_count"] < k
                 and row["request"].action_type in action_types and box.contains(row["request"].location)]
 
     def take_slot(self, request_id, k):
         row = self.db.requests.get(request_id)
-        if row is None or row["status"] != OPEN or row["proposal_count"] >= k:
+        if row is None or row["status"] != OPEN or row.get("hidden") or row["proposal_count"] >= k:
             return None
         row["proposal_count"] += 1
         return row["proposal_count"]
@@ -306,6 +328,17 @@ def request_closed_event(request_id, version, status="cancelled"):
     return new_event(f"fr.vitawin.request.{status}.v1", "/vitawin/requests", request_id, data)
 
 
+def request_moderated_event(request_id, version, hidden=True, status="open"):
+    """fr.vitawin.request.hidden.v1 (by a territory manager, about a school's request: with a
+    reason) or fr.vitawin.request.unhidden.v1."""
+    data = {"request_id": request_id, "version": version, "status": status, "at": "2027-01-12T10:00:00.000Z"}
+    if hidden:
+        data.update(hidden_by_role="territory_manager", reason="Demande en double.")
+        return new_event("fr.vitawin.request.hidden.v1", "/vitawin/requests", request_id, data)
+    data["unhidden_by_role"] = "territory_manager"
+    return new_event("fr.vitawin.request.unhidden.v1", "/vitawin/requests", request_id, data)
+
+
 @pytest.fixture
 def events():
     class Events:
@@ -316,4 +349,8 @@ def events():
         request_v2 = staticmethod(request_v2_event)
         request_updated = staticmethod(request_updated_event)
         request_closed = staticmethod(request_closed_event)
+        request_hidden = staticmethod(lambda request_id, version, status="open":
+                                      request_moderated_event(request_id, version, True, status))
+        request_unhidden = staticmethod(lambda request_id, version, status="open":
+                                        request_moderated_event(request_id, version, False, status))
     return Events

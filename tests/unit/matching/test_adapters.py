@@ -3,7 +3,8 @@ operators the adapters use, and MongoDB's upsert rule), no server. MongoVoluntee
 withdrawn volunteer's personal data: the organisation's name and contact e-mail go, its id, status,
 version and the rest stay. MongoRequests keeps the newest state of a request: first write wins,
 a newer version replaces (slots kept), a closing event applies unless a newer state is stored,
-holds before the request, and leaves no contact e-mail."""
+holds before the request, and leaves no contact e-mail; a hidden request (moderation) is no
+candidate and gives no slot, whatever newer state comes, until it is shown again."""
 from __future__ import annotations
 
 import copy
@@ -74,6 +75,16 @@ class FakeCollection:
 
     def find(self, query: dict) -> list[dict]:
         return [copy.deepcopy(d) for d in self.docs.values() if _matches(d, query)]
+
+    def find_one_and_update(self, query: dict, update: dict, projection=None, return_document=None,
+                            session=None) -> dict | None:
+        """$inc only, returning the document after the update (as take_slot asks)."""
+        doc = self.docs.get(query["_id"])
+        if doc is None or not _matches(doc, query):
+            return None
+        for name, step in update.get("$inc", {}).items():
+            doc[name] = doc.get(name, 0) + step
+        return copy.deepcopy(doc)
 
 
 def volunteers() -> MongoVolunteers:
@@ -209,3 +220,68 @@ def test_a_close_older_than_the_stored_state_changes_nothing():
     before = copy.deepcopy(repository.collection.docs)
     repository.close("req-1", "fulfilled", 2)
     assert repository.collection.docs == before
+
+
+# --- moderation ------------------------------------------------------------------------------------
+def test_a_hidden_request_is_no_candidate_gives_no_slot_and_keeps_its_contact_email():
+    repository = requests()
+    repository.add(SCHOOL_REQUEST)
+    assert repository.take_slot("req-1", 3) == 1
+    repository.hide("req-1", 2)
+    repository.hide("req-1", 2)  # a replay
+    stored = repository.collection.docs["req-1"]
+    assert (stored["status"], stored["hidden"], stored["version"], stored["proposal_count"]) == ("open", True, 2, 1)
+    assert stored["contact_email"] == "referent@college.example.fr"
+    assert repository.open_candidates(["testimony"], bounding_box(SCHOOL_REQUEST.location, 5), k=3) == []
+    assert repository.take_slot("req-1", 3) is None
+
+
+def test_a_newer_state_of_a_hidden_request_is_stored_but_not_held():
+    repository = requests()
+    repository.add(SCHOOL_REQUEST)
+    repository.hide("req-1", 2)
+    assert not repository.replace(state(SCHOOL_REQUEST, version=3, status="partly_matched", town="94080"))
+    stored = repository.collection.docs["req-1"]
+    assert (stored["town"], stored["request_status"], stored["hidden"], stored["version"]) == \
+        ("94080", "partly_matched", True, 3)
+
+
+def test_shown_again_it_is_returned_for_a_search_when_open_at_this_version():
+    repository = requests()
+    repository.add(SCHOOL_REQUEST)
+    repository.hide("req-1", 2)
+    found = repository.unhide("req-1", 3)
+    assert found == state(SCHOOL_REQUEST, version=3)
+    assert repository.collection.docs["req-1"]["hidden"] is False
+    assert repository.take_slot("req-1", 3) == 1
+    assert repository.unhide("req-1", 2) is None  # older: changes nothing, searches nothing
+    assert repository.collection.docs["req-1"]["version"] == 3
+
+
+def test_shown_again_a_closed_request_is_not_returned():
+    repository = requests()
+    repository.add(SCHOOL_REQUEST)
+    repository.hide("req-1", 2)
+    repository.close("req-1", "cancelled", 3)
+    assert repository.unhide("req-1", 4) is None
+    stored = repository.collection.docs["req-1"]
+    assert (stored["status"], stored["hidden"], stored["version"]) == ("closed", False, 4)
+
+
+def test_a_moderation_event_older_than_the_stored_state_changes_nothing():
+    repository = requests()
+    repository.add(SCHOOL_REQUEST)
+    repository.replace(state(SCHOOL_REQUEST, version=3))
+    before = copy.deepcopy(repository.collection.docs)
+    repository.hide("req-1", 2)
+    assert repository.collection.docs == before
+
+
+def test_a_moderation_event_that_comes_first_leaves_a_closed_placeholder():
+    repository = requests()
+    repository.hide("req-1", 2)
+    assert not repository.add(SCHOOL_REQUEST)
+    stored = repository.collection.docs["req-1"]
+    assert set(stored) == {"_id", "status", "hidden", "version", "proposal_count", "stored_at", "updated_at"}
+    assert (stored["status"], stored["hidden"], stored["version"]) == ("closed", True, 2)
+    assert repository.unhide("req-1", 3) is None  # no state to search with: a newer update brings it

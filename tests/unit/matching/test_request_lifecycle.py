@@ -6,8 +6,9 @@ and the proposal event then carries none for the requester."""
 import pytest
 
 from vitawin_matching import bootstrap, domain
-from vitawin_matching.handlers import (on_request_closed, on_request_created, on_request_updated,
-                                       on_volunteer_registered, on_volunteer_updated, on_volunteer_withdrawn)
+from vitawin_matching.handlers import (on_request_closed, on_request_created, on_request_hidden, on_request_unhidden,
+                                       on_request_updated, on_volunteer_registered, on_volunteer_updated,
+                                       on_volunteer_withdrawn)
 
 HANDLERS = bootstrap.event_handlers(lambda handler: handler)
 PENDING_SCHEMA = "schema not written yet (the requests service's contracts are being rewritten)"
@@ -36,7 +37,9 @@ def test_the_worker_handles_every_request_event():
         "fr.vitawin.request.updated.v1": on_request_updated,
         "fr.vitawin.request.cancelled.v1": on_request_closed,
         "fr.vitawin.request.fulfilled.v1": on_request_closed,
-        "fr.vitawin.request.expired.v1": on_request_closed}
+        "fr.vitawin.request.expired.v1": on_request_closed,
+        "fr.vitawin.request.hidden.v1": on_request_hidden,
+        "fr.vitawin.request.unhidden.v1": on_request_unhidden}
     assert {HANDLERS[t] for t in HANDLERS if t.startswith("fr.vitawin.volunteer.")} == {
         on_volunteer_registered, on_volunteer_updated, on_volunteer_withdrawn}
     assert "requests" in bootstrap.CONSUMED_CHANNELS
@@ -58,6 +61,8 @@ SAMPLES = {  # name: how to make the event from the `events` fixture
     "updated.v1 partly_matched": lambda events: events.request_updated("req-1", 2, status="partly_matched"),
     **{f"{status}.v1": (lambda events, status=status: events.request_closed("req-1", 3, status))
        for status in CLOSING},
+    "hidden.v1": lambda events: events.request_hidden("req-1", 2),
+    "unhidden.v1": lambda events: events.request_unhidden("req-1", 3, status="partly_matched"),
 }
 
 

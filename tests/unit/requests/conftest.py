@@ -18,6 +18,8 @@ from vitawin_requests.api import create_app
 from vitawin_requests.domain import ACTIVE
 from vitawin_requests.handlers import ConcurrentChange
 
+from tests.unit.requests.moderation_fakes import add_report, same_reports
+
 TODAY = date(2026, 11, 27)
 NOW = datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc)
 
@@ -80,10 +82,14 @@ class FakeRequests(InMemoryRepository):
                 if doc["status"] in ACTIVE and doc["expires_at"] <= now]
 
     def replace(self, doc, expected_version):
+        """Over the version and the report count read, as the Mongo adapter."""
         stored = self.docs.get(doc["request_id"])
-        if stored is None or stored["version"] != expected_version:
+        if stored is None or stored["version"] != expected_version or not same_reports(stored, doc):
             raise ConcurrentChange(doc["request_id"])
         self.docs[doc["request_id"]] = copy.deepcopy(doc)
+
+    def add_report(self, request_id, report, once_per_reporter):
+        return add_report(self.docs, request_id, report, once_per_reporter)
 
 
 class FakeSchools(InMemoryRepository):

@@ -20,6 +20,8 @@ from vitawin_common.testing import InMemoryRepository, InMemoryUnitOfWork
 from vitawin_requests.initiatives import api as initiatives_api
 from vitawin_requests.initiatives.domain import ConcurrentChange, InitiativeFilter, due_for_closing
 
+from tests.unit.requests.moderation_fakes import add_report, same_reports
+
 ROOT = Path(__file__).resolve().parents[3]
 SCHEMAS = ROOT / "contracts" / "schemas"
 TODAY = date(2026, 11, 27)  # a Friday; the fixed "today" of the app
@@ -34,14 +36,17 @@ MANAGER = "act-00000000000000000000000000000005"
 
 
 class FakeInitiatives(InMemoryRepository):
-    """InitiativeRepository's methods over a dict, with the same version check."""
+    """InitiativeRepository's methods over a dict, with the same version (and report count) check."""
     id_field = "initiative_id"
 
     def replace(self, doc: dict, expected_version: int) -> None:
         stored = self.docs.get(doc[self.id_field])
-        if stored is None or stored.get("version") != expected_version:
+        if stored is None or stored.get("version") != expected_version or not same_reports(stored, doc):
             raise ConcurrentChange(doc[self.id_field])
         self.docs[doc[self.id_field]] = copy.deepcopy(doc)
+
+    def add_report(self, initiative_id: str, report: dict, once_per_reporter: bool) -> int | None:
+        return add_report(self.docs, initiative_id, report, once_per_reporter)
 
     def page(self, flt: InitiativeFilter, page: int = 1, page_size: int = 20) -> tuple[list[dict], int]:
         found = self.newest(flt.matches, len(self.docs))

@@ -1,7 +1,8 @@
-"""Who may see and change a request, what each one is shown, and the list filter: its in-memory
-face (`matches`) and its MongoDB face (`to_query`) select the same documents, checked here with a
-small evaluator of the query subset SecantusDB understands (equality with array membership, $in,
-$or, $gte/$lte, dotted paths)."""
+"""Who may see, change and moderate a request, what each one is shown, and the list filter: its
+in-memory face (`matches`) and its MongoDB face (`to_query`) select the same documents, hidden and
+reported requests included, checked here with a small evaluator of the query subset SecantusDB
+understands (equality with array membership, null matching a missing field, $in, $or, $gte/$lte,
+dotted paths)."""
 import itertools
 from datetime import date, datetime, timezone
 
@@ -9,9 +10,10 @@ import pytest
 
 from vitawin_common.territory import Location
 
-from vitawin_requests.access import (ANONYMOUS, BoundingBox, RequestFilter, Viewer, can_cancel, can_edit, can_read,
-                                     feature_collection, sees_contact, to_feature, view)
+from vitawin_requests.access import (ANONYMOUS, BoundingBox, RequestFilter, Viewer, can_cancel, can_edit,
+                                     can_moderate, can_read, feature_collection, sees_contact, to_feature, view)
 from vitawin_requests.domain import Request, RequestSpec, Requester
+from vitawin_requests.moderation import Moderator, Report
 from vitawin_requests.kinds import InvalidValue, RomeJob
 
 NOW = datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc)
@@ -30,7 +32,10 @@ VIEWERS = {
 }
 
 
-def _doc(kind, school=COLLEGE, requester="act-college", status=None, **values) -> dict:
+MODERATOR = Moderator("territory_manager", "account-manager")
+
+
+def _doc(kind, school=COLLEGE, requester="act-college", status=None, hidden=False, reports=0, **values) -> dict:
     base = {"levels": ("3e",), "town": "94080", "location": Location(48.8468, 2.4372)}
     request = Request.create(RequestSpec(kind=kind, school_uai=school, **{**base, **values}),
                              Requester(requester, "account"), NOW)
@@ -38,12 +43,27 @@ def _doc(kind, school=COLLEGE, requester="act-college", status=None, **values) -
         request = request.cancel(None, NOW)
     elif status == "partly_matched":
         request = request.accept("p1", NOW)
-    return request.to_document()
+    if hidden:
+        request = request.hide("Contenu inapproprié.", MODERATOR, NOW)
+    doc = request.to_document()
+    for n in range(reports):  # as the repository adds them
+        doc["reports"].append(Report("spam", f"Commentaire {n}", f"account-{n}", "pupil", NOW).to_document())
+        doc["report_count"] += 1
+    return doc
+
+
+def _before_moderation(doc: dict) -> dict:
+    """A document stored before moderation existed: no hidden flag, no reports."""
+    return {name: value for name, value in doc.items()
+            if name not in ("hidden", "moderation_log", "reports", "report_count")}
 
 
 PUPIL_REQUEST = _doc("job_information", requester="act-pupil-1", keywords="cuisine")
 SCHOOL_REQUEST = _doc("class_testimony", date=date(2027, 1, 13), contact_email="referent@college.example.fr",
                       professionals_wanted=2)
+HIDDEN_SCHOOL_REQUEST = _doc("class_testimony", date=date(2027, 2, 10), contact_email="referent@college.example.fr",
+                             hidden=True, reports=2)
+HIDDEN_PUPIL_REQUEST = _doc("job_information", requester="act-pupil-1", keywords="cuisine", hidden=True)
 
 
 @pytest.mark.parametrize("who, reads, edits, cancels", [
@@ -80,6 +100,60 @@ def test_rules_of_a_school_request(who, edits, cancels, contact):
     assert ("contact_email" in view(SCHOOL_REQUEST, viewer)) == contact
 
 
+@pytest.mark.parametrize("who, reads, moderates", [
+    ("anonymous", False, False),
+    ("pupil owner", False, False),
+    ("another pupil", False, False),
+    ("referent same school", True, True),
+    ("referent other school", False, False),
+    ("professional", False, False),
+    ("partner", False, False),
+    ("territory manager", True, True),
+    ("referent token without school", False, False),
+])
+def test_a_hidden_school_request_is_seen_only_by_its_moderators(who, reads, moderates):
+    viewer = VIEWERS[who]
+    assert (can_read(HIDDEN_SCHOOL_REQUEST, viewer), can_moderate(HIDDEN_SCHOOL_REQUEST, viewer)) == (reads, moderates)
+    assert can_read(SCHOOL_REQUEST, viewer) and can_moderate(SCHOOL_REQUEST, viewer) == moderates
+
+
+@pytest.mark.parametrize("who, reads, moderates", [
+    ("anonymous", False, False),
+    ("pupil owner", True, False),
+    ("another pupil", False, False),
+    ("referent same school", True, True),
+    ("referent other school", False, False),
+    ("professional", False, False),
+    ("territory manager", True, True),
+])
+def test_a_hidden_pupil_request_is_still_seen_by_its_pupil_and_its_moderators(who, reads, moderates):
+    viewer = VIEWERS[who]
+    assert (can_read(HIDDEN_PUPIL_REQUEST, viewer), can_moderate(HIDDEN_PUPIL_REQUEST, viewer)) == (reads, moderates)
+    assert (can_read(PUPIL_REQUEST, viewer), can_moderate(PUPIL_REQUEST, viewer)) == (reads, moderates)
+
+
+def test_a_view_shows_the_hidden_flag_and_reason_but_the_reports_only_to_moderators():
+    referent = view(HIDDEN_SCHOOL_REQUEST, VIEWERS["referent same school"])
+    assert (referent["hidden"], referent["hidden_reason"], referent["hidden_by_role"]) == \
+        (True, "Contenu inapproprié.", "territory_manager")
+    assert referent["hidden_at"] == NOW and referent["report_count"] == 2
+    assert referent["reports"][0] == {"category": "spam", "comment": "Commentaire 0", "reporter_role": "pupil",
+                                      "anonymous": False, "at": NOW}
+    owner = view(HIDDEN_PUPIL_REQUEST, VIEWERS["pupil owner"])
+    assert (owner["hidden"], owner["hidden_reason"]) == (True, "Contenu inapproprié.")
+    assert "reports" not in owner and "report_count" not in owner
+    public = view(SCHOOL_REQUEST, ANONYMOUS)
+    assert public["hidden"] is False and not {"hidden_reason", "reports", "report_count"} & set(public)
+    assert view(_before_moderation(SCHOOL_REQUEST), ANONYMOUS)["hidden"] is False
+
+
+def test_a_view_never_shows_who_moderated_nor_who_reported():
+    for who in ("referent same school", "territory manager"):
+        shown = view(HIDDEN_SCHOOL_REQUEST, VIEWERS[who])
+        assert not {"hidden_by_subject", "moderation_log"} & set(shown)
+        assert "account-manager" not in repr(shown) and "account-0" not in repr(shown)
+
+
 def test_a_view_never_shows_who_asked_nor_the_accepted_proposals():
     shown = view(PUPIL_REQUEST, VIEWERS["pupil owner"])
     assert not {"requester_actor_id", "requester_subject", "accepted_proposal_ids"} & set(shown)
@@ -106,6 +180,8 @@ def _path(doc, dotted):
 
 
 def _equals(value, wanted) -> bool:
+    if wanted is None:  # MongoDB: null matches a missing field too
+        return value is MISSING or value is None
     return value == wanted or (isinstance(value, list) and wanted in value)
 
 
@@ -164,6 +240,11 @@ DOCS = [
     _doc("apprenticeship_search", school="0941301D", requester="act-pupil-3", town="94017",
          location=Location(48.8150, 2.5150), levels=("CAP1",), diploma="CAP", start="2027-09",
          rome_jobs=(RomeJob("D1102", "Boulanger"),)),
+    HIDDEN_SCHOOL_REQUEST,  # 8: of the college, reported twice
+    HIDDEN_PUPIL_REQUEST,  # 9: of the pupil owner
+    _doc("class_testimony", school=OTHER, requester="act-other", town="94033", location=Location(48.8520, 2.4760),
+         date=date(2027, 2, 11), contact_email="r@other.example.fr", reports=1),  # 10: public, reported
+    _before_moderation(_doc("class_testimony", date=date(2027, 2, 12), contact_email="r@college.example.fr")),  # 11
 ]
 FILTERS = [
     {}, {"kinds": ("discovery_internship",)}, {"kinds": ("job_fair", "class_testimony")}, {"town": "94033"},
@@ -172,6 +253,9 @@ FILTERS = [
     {"status": "open"}, {"status": "cancelled"}, {"bbox": BoundingBox(2.46, 48.84, 2.49, 48.86)},
     {"statuses": ("open", "partly_matched"), "requester_kind": "school"},
     {"statuses": ("open", "partly_matched"), "requester_kind": "school", "week": "2027-W05"},
+    {"reported": True}, {"reported": True, "town": "94033"}, {"reported": True, "requester_kind": "school"},
+    {"public": True}, {"public": True, "statuses": ("open", "partly_matched"), "requester_kind": "school"},
+    {"public": True, "reported": True},
 ]
 
 
@@ -197,15 +281,30 @@ def _selected(**filters) -> set[int]:
     return {index for index, doc in enumerate(DOCS) if where.matches(doc)}
 
 
-def test_anonymous_callers_see_school_requests_only():
-    assert _selected() == {1, 2, 3, 4}
+PUBLIC = {1, 2, 3, 4, 10, 11}  # the school requests that are not hidden
 
 
-@pytest.mark.parametrize("who, pupil_requests", [("pupil owner", {0}), ("another pupil", {5}),
-                                                 ("referent same school", {0, 5}),
-                                                 ("referent other school", {6}), ("territory manager", {0, 5, 6, 7})])
-def test_pupil_requests_are_listed_for_their_pupil_their_school_and_managers(who, pupil_requests):
-    assert _selected(viewer=VIEWERS[who]) == {1, 2, 3, 4} | pupil_requests
+def test_anonymous_callers_see_school_requests_only_and_no_hidden_one():
+    assert _selected() == PUBLIC
+
+
+@pytest.mark.parametrize("who, others", [("pupil owner", {0, 9}), ("another pupil", {5}),
+                                         ("referent same school", {0, 5, 8, 9}),
+                                         ("referent other school", {6}), ("territory manager", {0, 5, 6, 7, 8, 9})])
+def test_pupil_and_hidden_requests_are_listed_for_their_pupil_their_school_and_managers(who, others):
+    assert _selected(viewer=VIEWERS[who]) == PUBLIC | others
+
+
+@pytest.mark.parametrize("who, reported", [("anonymous", set()), ("pupil owner", set()),
+                                           ("referent same school", {8}), ("referent other school", {10}),
+                                           ("professional", set()), ("territory manager", {8, 10})])
+def test_the_reported_requests_are_those_the_viewer_moderates(who, reported):
+    assert _selected(viewer=VIEWERS[who], reported=True) == reported
+
+
+def test_a_public_filter_leaves_hidden_requests_out_whoever_looks():
+    for viewer in VIEWERS.values():
+        assert _selected(viewer=viewer, public=True) == PUBLIC
 
 
 def test_week_selects_a_period_containing_it_or_a_date_within_it():
@@ -216,8 +315,11 @@ def test_week_selects_a_period_containing_it_or_a_date_within_it():
     assert _selected(viewer=manager, week="2027-W11") == {2}  # the job fair on 18/03/2027
 
 
-def test_the_map_filter_keeps_active_school_requests():
-    assert _selected(**{"statuses": ("open", "partly_matched"), "requester_kind": "school"}) == {1, 2, 3}
+def test_the_map_filter_keeps_active_school_requests_never_hidden_ones():
+    assert _selected(**{"statuses": ("open", "partly_matched"), "requester_kind": "school"}) == {1, 2, 3, 10, 11}
+    for viewer in VIEWERS.values():
+        where = RequestFilter.on_map(viewer)
+        assert {i for i, doc in enumerate(DOCS) if where.matches(doc)} == {1, 2, 3, 10, 11}
 
 
 def test_a_filter_refuses_values_the_api_should_have_refused():

@@ -13,6 +13,7 @@ from vitawin_common.territory import Location
 from vitawin_requests.initiatives.domain import (BoundingBox, Initiative, InitiativeConflict, InitiativeFilter,
                                                  NotAllowed, Party, PublishInitiative, check_rules,
                                                  due_for_closing, local_date)
+from vitawin_requests.moderation import Moderator
 
 from tests.unit.requests.initiatives_fakes import NOW, ORG, PARTNER, SCHOOL, TODAY, load_territory
 
@@ -155,44 +156,120 @@ def test_the_view_keeps_the_contact_and_messages_for_the_publisher_and_participa
 
 # --- the filter ---------------------------------------------------------------------------------
 
+MISSING = object()
+
+
+def _value(doc: dict, path: str):
+    value = doc
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return MISSING
+        value = value[part]
+    return value
+
+
+def _equals(value, wanted) -> bool:
+    if wanted is None:  # MongoDB: null matches a missing field too
+        return value is MISSING or value is None
+    if isinstance(value, list):
+        return wanted in value
+    return value is not MISSING and value == wanted
+
+
 def evaluate(query: dict, doc: dict) -> bool:
     """A tiny MongoDB evaluator for what to_query uses: equality (an array matches one of its
-    elements), $gte/$lte/$lt, dotted paths."""
+    elements, null a missing field), $in, $or, $gte/$lte/$lt, dotted paths; anything else fails."""
     for path, condition in query.items():
-        value = doc
-        for part in path.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
+        if path == "$or":
+            if not any(evaluate(branch, doc) for branch in condition):
+                return False
+            continue
+        assert not path.startswith("$"), f"operator {path} is not in the subset"
+        value = _value(doc, path)
         if isinstance(condition, dict):
             checks = {"$gte": lambda v, c: v >= c, "$lte": lambda v, c: v <= c, "$lt": lambda v, c: v < c}
-            if value is None or not all(checks[op](value, bound) for op, bound in condition.items()):
-                return False
-        elif isinstance(value, list):
-            if condition not in value:
-                return False
-        elif value != condition:
+            for op, bound in condition.items():
+                if op == "$in":
+                    if not any(_equals(value, item) for item in bound):
+                        return False
+                elif op in checks:
+                    if value is MISSING or value is None or not checks[op](value, bound):
+                        return False
+                else:
+                    raise AssertionError(f"operator {op} is not in the subset")
+        elif not _equals(value, condition):
             return False
     return True
 
 
+def _reported(doc: dict, count: int) -> dict:
+    return {**doc, "reports": [{"category": "spam", "reporter": f"account-{n}", "reporter_role": "pupil",
+                                "at": NOW} for n in range(count)], "report_count": count}
+
+
+def _stored_before_moderation(doc: dict) -> dict:
+    return {name: value for name, value in doc.items()
+            if name not in ("hidden", "moderation_log", "reports", "report_count")}
+
+
+MANAGER_PARTY = Party("territory_manager", "act-00000000000000000000000000000005")
+OTHER_PUBLISHER = Party("professional", "act-00000000000000000000000000000002")
+VIEWERS = {"anyone": None, "publisher": PUBLISHER, "other publisher": OTHER_PUBLISHER, "manager": MANAGER_PARTY,
+           "account without actor": Party("partner", None)}
+
+
 def test_the_filter_and_its_mongodb_query_agree(places):
+    moderator = Moderator("territory_manager", "account-manager")
+    other = Initiative.publish(PublishInitiative(kind="initiative", title="Forum", partner_kinds_sought=["school"],
+                                                 town="94080", contact_email="c@example.fr"),
+                               OTHER_PUBLISHER, places, TODAY, now=NOW)
     docs = [
         publish(places).to_document(),
         publish(places, town="94080", partner_kinds_sought=["school", "company"]).to_document(),
         publish(places, kind="call_for_projects", deadline=date(2026, 12, 15), town="94015").to_document(),
         publish(places, kind="call_for_projects", deadline=date(2026, 12, 31)).close(PUBLISHER, now=NOW).to_document(),
+        publish(places).hide("Contenu hors sujet.", moderator, NOW).to_document(),  # hidden, by PUBLISHER
+        other.hide("Contenu hors sujet.", moderator, NOW).to_document(),  # hidden, by OTHER_PUBLISHER
+        _reported(publish(places, town="94080").to_document(), 2),
+        _reported(publish(places, kind="call_for_projects", deadline=date(2026, 12, 10)).hide(
+            "Spam.", moderator, NOW).to_document(), 1),  # hidden, reported, due for closing
+        _stored_before_moderation(publish(places, town="94017").to_document()),
     ]
     filters = [
         InitiativeFilter(), InitiativeFilter(kind="call_for_projects"), InitiativeFilter(town="94080"),
         InitiativeFilter(partner_kind="school"), InitiativeFilter(partner_kind="craftsman", status="open"),
         InitiativeFilter(status="closed"), InitiativeFilter(bbox=BoundingBox(2.42, 48.84, 2.46, 48.86)),
         InitiativeFilter(bbox=BoundingBox(2.46, 48.84, 2.53, 48.86), kind="initiative"),
+        InitiativeFilter(reported=True), InitiativeFilter(reported=True, town="94080"),
+        InitiativeFilter(include_hidden=True),
         due_for_closing(datetime(2026, 12, 20, tzinfo=timezone.utc)),
         due_for_closing(datetime(2027, 1, 10, tzinfo=timezone.utc)),
     ]
-    for flt in filters:
-        assert [flt.matches(doc) for doc in docs] == [evaluate(flt.to_query(), doc) for doc in docs], flt
+    for base in filters:
+        for viewer in VIEWERS.values():
+            flt = replace(base, viewer=viewer)
+            assert [flt.matches(doc) for doc in docs] == [evaluate(flt.to_query(), doc) for doc in docs], flt
     assert [d["town"] for d in docs if due_for_closing(datetime(2026, 12, 20, tzinfo=timezone.utc)).matches(d)] == [
-        "94015"]  # the closed call is not due again
+        "94015", "94033"]  # the closed call is not due again; the hidden one is due all the same
+
+
+@pytest.mark.parametrize("who, seen", [
+    ("anyone", {0, 2, 3}), ("publisher", {0, 1, 2, 3}), ("other publisher", {0, 2, 3}),
+    ("manager", {0, 1, 2, 3}), ("account without actor", {0, 2, 3})])
+def test_a_hidden_initiative_is_listed_only_for_its_publisher_and_territory_managers(places, who, seen):
+    moderator = Moderator("territory_manager", "account-manager")
+    docs = [publish(places).to_document(), publish(places).hide("Hors sujet.", moderator, NOW).to_document(),
+            _stored_before_moderation(publish(places).to_document()),
+            publish(places).hide("Hors sujet.", moderator, NOW).unhide(moderator, NOW).to_document()]
+    assert {i for i, doc in enumerate(docs) if InitiativeFilter(viewer=VIEWERS[who]).matches(doc)} == seen
+
+
+@pytest.mark.parametrize("who, seen", [("anyone", set()), ("publisher", set()), ("manager", {1, 2})])
+def test_only_territory_managers_list_the_reported_initiatives(places, who, seen):
+    docs = [publish(places).to_document(), _reported(publish(places).to_document(), 1),
+            _reported(publish(places).hide("Spam.", Moderator("territory_manager", "m"), NOW).to_document(), 3)]
+    reported = InitiativeFilter(viewer=VIEWERS[who], reported=True)
+    assert {i for i, doc in enumerate(docs) if reported.matches(doc)} == seen
 
 
 def test_an_edit_moves_the_version_and_the_update_time_only_when_something_changes(places):

@@ -186,11 +186,14 @@ class Collection:
         return self.cursor
 
 
-def test_the_repository_replaces_only_over_the_version_read():
+def test_the_repository_replaces_only_over_the_version_and_the_reports_read():
     collection = Collection(matched=1)
     InitiativeRepository(collection).replace({"initiative_id": "ini-1", "version": 3}, expected_version=2)
-    assert collection.calls == [("replace_one", {"_id": "ini-1", "version": 2},
+    assert collection.calls == [("replace_one", {"_id": "ini-1", "version": 2, "report_count": {"$in": [0, None]}},
                                  {"_id": "ini-1", "initiative_id": "ini-1", "version": 3})]
+    collection = Collection(matched=1)
+    InitiativeRepository(collection).replace({"initiative_id": "ini-1", "version": 3, "report_count": 4}, 2)
+    assert collection.calls[0][1] == {"_id": "ini-1", "version": 2, "report_count": 4}
     with pytest.raises(ConcurrentChange):
         InitiativeRepository(Collection(matched=0)).replace({"initiative_id": "ini-1", "version": 3}, 2)
 

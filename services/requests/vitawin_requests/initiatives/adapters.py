@@ -6,25 +6,20 @@ from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING
 
-from vitawin_common.uow import MongoRepository
-
 from vitawin_requests.initiatives.domain import ConcurrentChange, InitiativeFilter, due_for_closing
+from vitawin_requests.moderation_adapters import ModeratedRepository
 
 MAP_LIMIT = 2000  # features on one map
 
 
-class InitiativeRepository(MongoRepository):
+class InitiativeRepository(ModeratedRepository):
+    """`replace` (a change, over the version read) and `add_report` come from ModeratedRepository."""
     id_field = "initiative_id"
+    concurrent_change = ConcurrentChange
     indexes = ([("created_at", DESCENDING)], [("status", ASCENDING), ("kind", ASCENDING)], [("town", ASCENDING)],
-               [("partner_kinds_sought", ASCENDING)], [("kind", ASCENDING), ("status", ASCENDING), ("deadline", ASCENDING)])
-
-    def replace(self, doc: dict, expected_version: int) -> None:
-        """Write the new state of an initiative, in the unit of work's transaction, only over the
-        version it was read at; ConcurrentChange if another change came first."""
-        result = self.collection.replace_one({"_id": doc[self.id_field], "version": expected_version},
-                                             {"_id": doc[self.id_field], **doc}, session=self.session)
-        if result.matched_count != 1:
-            raise ConcurrentChange(doc[self.id_field])
+               [("partner_kinds_sought", ASCENDING)],
+               [("kind", ASCENDING), ("status", ASCENDING), ("deadline", ASCENDING)],
+               [("report_count", ASCENDING)])
 
     def page(self, flt: InitiativeFilter, page: int = 1, page_size: int = 20) -> tuple[list[dict], int]:
         """One page of the initiatives matching `flt`, newest first (ties by id), and how many match."""

@@ -1,5 +1,5 @@
 """/api/v1/initiatives: co-built initiatives and calls for projects (publish, read, list, map, edit,
-close, join or apply, leave).
+close, join or apply, leave; moderation: hide, show again, report).
 
 Wiring: register `blueprint` on the service's flask-smorest Api and put an `InitiativeDependencies`
 in `app.extensions[EXTENSION]` (`uow_factory`: a callable returning a unit of work with an
@@ -27,8 +27,12 @@ from vitawin_requests.initiatives.domain import (CLOSE_REASONS, DESCRIPTION_MAX,
                                                  PARTNER_KINDS, PUBLISHER_ROLES, STATUSES, TITLE_MAX, TITLE_MIN,
                                                  BoundingBox, ConcurrentChange, Initiative, InitiativeConflict,
                                                  InitiativeFilter, InvalidInitiative, NotAllowed,
-                                                 ParticipationNotFound, Party, PublishInitiative, check_partner_kinds,
-                                                 check_rules, feature_collection, today_in_territory)
+                                                 ParticipationNotFound, Party, PublishInitiative, TERRITORY_MANAGER,
+                                                 check_partner_kinds, check_rules, feature_collection,
+                                                 today_in_territory)
+from vitawin_requests.moderation import AlreadyReported, Moderator, Report, has_reported
+from vitawin_requests.moderation_api import (HideSchema, ModeratedItemSchema, ReportReceiptSchema, ReportSchema,
+                                             body_doc, load_body, reported_field)
 
 EXTENSION = "vitawin_requests.initiatives"
 GEOJSON = "application/geo+json"
@@ -166,8 +170,9 @@ def _rule_errors(data: dict, original) -> dict:
     return {name: reasons for name, reasons in errors.items() if not (name in given and name not in data)}
 
 
-class InitiativeSchema(Schema):
-    """An initiative or a call for projects, as published (POST body) and as read."""
+class InitiativeSchema(ModeratedItemSchema):
+    """An initiative or a call for projects, as published (POST body) and as read (with its
+    moderation: the hidden flag, and the reports for territory managers)."""
     initiative_id = fields.String(dump_only=True, metadata={"example": "ini-0b7c1d2e3f40516273849a0b1c2d3e4f"})
     kind = fields.String(required=True, validate=KIND, metadata={"description": f"Type : {_choices(KINDS)}"})
     title = _title(required=True)
@@ -254,6 +259,8 @@ class InitiativeQuerySchema(Schema):
     partner_kind = fields.String(validate=PARTNER_KIND, metadata={
         "description": "Type de partenaire recherché"})
     status = fields.String(validate=STATUS, metadata={"description": f"Statut : {_choices(STATUSES)} (par défaut, tous)"})
+    reported = reported_field("true : seulement les initiatives signalées, avec leurs signalements (réservé aux "
+                              "gestionnaires de territoire)")
     bbox = BoundingBoxField(metadata={"description": "Emprise min_lon,min_lat,max_lon,max_lat (degrés décimaux WGS 84)",
                                       "example": "2.40,48.79,2.56,48.86"})
     page = fields.Integer(load_default=1, error_messages=INTEGER, validate=validate.Range(
@@ -331,6 +338,28 @@ NO_ACTOR_TO_JOIN = ("Votre compte n'agit pour aucun acteur (organisation ou éta
                     "rejoindre une initiative ni candidater.")
 
 
+NOT_A_MODERATOR = "Seul un gestionnaire de territoire peut masquer une initiative ou l'afficher de nouveau."
+ALREADY_REPORTED = "Vous avez déjà signalé cette initiative."
+
+
+def _visible(initiative_id: str) -> dict:
+    """The stored initiative, or 404 when there is none or the caller may not see it (hidden)."""
+    doc = _deps().uow_factory().initiatives.get(initiative_id)
+    if doc is None or not Initiative.from_document(doc).can_see(_party()):
+        abort(404, message=NOT_FOUND)
+    return doc
+
+
+def _moderating(initiative_id: str) -> tuple[dict, Moderator]:
+    """For a hide or an unhide: the caller (401), the initiative (404 if they may not see it), the
+    right to moderate it (403)."""
+    caller = identity.require_caller()
+    doc = _visible(initiative_id)
+    if caller.role != TERRITORY_MANAGER:
+        abort(403, message=NOT_A_MODERATOR)
+    return doc, Moderator(caller.role, caller.subject)
+
+
 def _run(action: Callable[[], Initiative]) -> Initiative:
     """The domain's refusals as French HTTP errors."""
     try:
@@ -364,11 +393,18 @@ class Initiatives(MethodView):
 
         Filtres : kind, town, partner_kind, status, bbox. Réponse : {items, page, page_size, total}.
         Chaque élément est public : ni adresse e-mail de contact, ni liste des participants (seulement
-        leur nombre)."""
+        leur nombre). Une initiative masquée par la modération n'y figure que pour l'acteur qui l'a
+        publiée et pour les gestionnaires de territoire. `reported=true` (réservé aux gestionnaires
+        de territoire : 401 sans connexion, 403 pour un autre rôle) : seulement les initiatives
+        signalées, avec leurs signalements."""
+        reported = query.get("reported", False)
+        if reported and identity.require_caller().role != TERRITORY_MANAGER:
+            abort(403, message="Le filtre reported est réservé aux gestionnaires de territoire.")
+        viewer = _party()
         flt = InitiativeFilter(kind=query.get("kind"), town=query.get("town"), partner_kind=query.get("partner_kind"),
-                               status=query.get("status"), bbox=query.get("bbox"))
+                               status=query.get("status"), bbox=query.get("bbox"), viewer=viewer, reported=reported)
         items, total = _deps().uow_factory().initiatives.page(flt, page=query["page"], page_size=query["page_size"])
-        return {"items": [Initiative.from_document(doc).view(None) for doc in items], "page": query["page"],
+        return {"items": [Initiative.from_document(doc).view(viewer) for doc in items], "page": query["page"],
                 "page_size": query["page_size"], "total": total}
 
     @_acting(PUBLISHER_ROLES, NO_ACTOR_TO_PUBLISH)
@@ -397,8 +433,9 @@ class InitiativesMap(MethodView):
     def get(self, query):
         """Carte des initiatives et appels à projets ouverts (GeoJSON)
 
-        Une FeatureCollection (RFC 7946) : un point par initiative ouverte, avec initiative_id, kind,
-        title, town et deadline (null pour une initiative). Filtres : kind, town, partner_kind, bbox."""
+        Une FeatureCollection (RFC 7946) : un point par initiative ouverte et non masquée, avec
+        initiative_id, kind, title, town et deadline (null pour une initiative). Filtres : kind, town,
+        partner_kind, bbox."""
         flt = InitiativeFilter(kind=query.get("kind"), town=query.get("town"), partner_kind=query.get("partner_kind"),
                                status="open", bbox=query.get("bbox"))
         response = jsonify(feature_collection(_deps().uow_factory().initiatives.on_map(flt)))
@@ -409,16 +446,15 @@ class InitiativesMap(MethodView):
 @blueprint.route("/<initiative_id>")
 class InitiativeById(MethodView):
     @blueprint.response(200, InitiativeSchema)
-    @blueprint.alt_response(404, description="Initiative introuvable")
+    @blueprint.alt_response(404, description="Initiative introuvable (ou masquée, pour qui ne peut pas la voir)")
     def get(self, initiative_id: str):
         """Lire une initiative ou un appel à projets
 
         L'adresse e-mail de contact et les messages des participants ne figurent que pour l'acteur
-        qui l'a publiée et pour les participants."""
-        doc = _deps().uow_factory().initiatives.get(initiative_id)
-        if doc is None:
-            abort(404, message=NOT_FOUND)
-        return Initiative.from_document(doc).view(_party())
+        qui l'a publiée et pour les participants. Masquée par la modération, elle n'est lisible que
+        par l'acteur qui l'a publiée et les gestionnaires de territoire (404 pour les autres), avec
+        `hidden` et la raison ; les gestionnaires de territoire y lisent aussi les signalements."""
+        return Initiative.from_document(_visible(initiative_id)).view(_party())
 
     @_acting(PUBLISHER_ROLES, NO_ACTOR_TO_EDIT)
     @blueprint.arguments(InitiativePatchSchema)
@@ -473,8 +509,9 @@ class InitiativeParticipants(MethodView):
         Au nom de l'acteur pour lequel le compte agit, une fois par acteur, jamais à sa propre
         initiative ; un appel à projets jusqu'à sa date limite incluse. Un message facultatif
         accompagne la demande. La réponse montre l'initiative telle que la voit désormais le
-        participant, adresse e-mail de contact comprise."""
+        participant, adresse e-mail de contact comprise. Une initiative masquée n'accepte personne."""
         deps = _deps()
+        _visible(initiative_id)
         initiative = _run(lambda: handlers.join_initiative(initiative_id, _party(), body.get("message"),
                                                            deps.uow_factory(), deps.today()))
         return initiative.view(_party())
@@ -495,3 +532,83 @@ class InitiativeParticipant(MethodView):
         l'initiative."""
         deps = _deps()
         _run(lambda: handlers.leave_initiative(initiative_id, actor_id, _party(), deps.uow_factory(), deps.today()))
+
+
+@blueprint.route("/<initiative_id>/hide")
+class InitiativeHide(MethodView):
+    @blueprint.doc(**body_doc(HideSchema, "La raison du masquage (3 à 500 caractères)."))
+    @blueprint.response(200, InitiativeSchema)
+    @blueprint.alt_response(401, description="Connexion requise")
+    @blueprint.alt_response(403, description="Pas gestionnaire de territoire")
+    @blueprint.alt_response(404, description="Initiative introuvable")
+    @blueprint.alt_response(409, description="Déjà masquée, ou modifiée entre-temps")
+    @blueprint.alt_response(422, description="Raison manquante ou invalide")
+    def post(self, initiative_id: str):
+        """Masquer une initiative ou un appel à projets (modération)
+
+        Par un gestionnaire de territoire, avec une raison. Elle garde son statut mais disparaît des
+        listes publiques, de la carte et de la lecture publique, et n'accepte plus de participants ;
+        l'acteur qui l'a publiée et les gestionnaires de territoire la voient encore, avec la
+        raison. La version augmente de 1. Déjà masquée : 409."""
+        doc, moderator = _moderating(initiative_id)
+        conflict = Initiative.from_document(doc).moderation_conflict(hiding=True)
+        if conflict:
+            abort(409, message=conflict)
+        reason = load_body(HideSchema())["reason"]
+        return _run(lambda: handlers.hide_initiative(initiative_id, reason, moderator, _deps().uow_factory())
+                    ).view(_party())
+
+
+@blueprint.route("/<initiative_id>/unhide")
+class InitiativeUnhide(MethodView):
+    @blueprint.response(200, InitiativeSchema)
+    @blueprint.alt_response(401, description="Connexion requise")
+    @blueprint.alt_response(403, description="Pas gestionnaire de territoire")
+    @blueprint.alt_response(404, description="Initiative introuvable")
+    @blueprint.alt_response(409, description="Pas masquée, ou modifiée entre-temps")
+    def post(self, initiative_id: str):
+        """Afficher de nouveau une initiative masquée (modération)
+
+        Par un gestionnaire de territoire. Elle revient dans les listes publiques et sur la carte
+        (si elle est ouverte). La version augmente de 1. Pas masquée : 409. Sans corps."""
+        doc, moderator = _moderating(initiative_id)
+        conflict = Initiative.from_document(doc).moderation_conflict(hiding=False)
+        if conflict:
+            abort(409, message=conflict)
+        return _run(lambda: handlers.unhide_initiative(initiative_id, moderator, _deps().uow_factory())
+                    ).view(_party())
+
+
+@blueprint.route("/<initiative_id>/report")
+class InitiativeReport(MethodView):
+    @blueprint.doc(**body_doc(ReportSchema, "La catégorie du signalement et un commentaire facultatif."))
+    @blueprint.response(201, ReportReceiptSchema)
+    @blueprint.alt_response(401, description="Jeton d'accès invalide (un appel sans jeton est accepté)")
+    @blueprint.alt_response(404, description="Initiative introuvable (ou masquée, pour qui ne peut pas la voir)")
+    @blueprint.alt_response(409, description="Déjà signalée par ce compte")
+    @blueprint.alt_response(422, description="Catégorie ou commentaire invalide")
+    def post(self, initiative_id: str):
+        """Signaler une initiative ou un appel à projets
+
+        Par toute personne qui peut la lire, connectée ou non. Une catégorie (inappropriate,
+        personal_data, spam, other) et un commentaire facultatif (500 caractères au plus), lu par
+        les gestionnaires de territoire seulement et jamais publié. Un signalement par compte et par
+        initiative (le second : 409) ; les signalements sans connexion ne sont pas dédoublonnés : la
+        passerelle en limitera le débit. Un signalement ne modifie pas l'initiative (sa version
+        reste la même)."""
+        caller = identity.current_caller()  # anonymous reports are welcome: the gateway will rate-limit them
+        doc = _visible(initiative_id)
+        if caller is not None and has_reported(doc, caller.subject):
+            abort(409, message=ALREADY_REPORTED)
+        body = load_body(ReportSchema())
+        report = Report.make(body["category"], body.get("comment"), caller)
+        try:
+            handlers.report_initiative(initiative_id, report, _deps().uow_factory())
+        except handlers.InitiativeNotFound:
+            abort(404, message=NOT_FOUND)
+        except AlreadyReported:
+            abort(409, message=ALREADY_REPORTED)
+        receipt = {"category": report.category, "at": report.at}
+        if report.comment:
+            receipt["comment"] = report.comment
+        return receipt

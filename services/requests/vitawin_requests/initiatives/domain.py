@@ -9,7 +9,12 @@ may close any; a call for projects closes by itself once its deadline has passed
 
 Every change adds one to `version`, which travels in every event so that a consumer can drop a
 stale one. The contact e-mail of the publisher and the participants' messages are shown only to
-the publisher and the participants (`can_see_private`); events never carry them."""
+the publisher and the participants (`can_see_private`); events never carry them.
+
+Moderation (`vitawin_requests.moderation`): a territory manager hides an initiative with a reason
+(it keeps its status, leaves the public lists, the map and the public reading, accepts no new
+participant; its publisher and territory managers still see it) and shows it again, each a change
+with its event; anyone who can see it reports it (not a change: the version stays)."""
 from __future__ import annotations
 
 import uuid
@@ -20,6 +25,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from vitawin_common.territory import BoundingBox, InvalidPlace, Location, Territory, check_near_centre
+
+from vitawin_requests.moderation import Moderation, Moderator
 
 KINDS = {"initiative": "initiative", "call_for_projects": "appel à projets"}
 PARTNER_KINDS = {
@@ -245,6 +252,7 @@ class Initiative:
     version: int = 1
     closed_at: datetime | None = None
     close_reason: str | None = None
+    moderation: Moderation = Moderation()
 
     # -- publication --
     @classmethod
@@ -280,6 +288,15 @@ class Initiative:
     def participation(self, actor_id: str | None) -> Participation | None:
         return next((p for p in self.participants if actor_id and p.actor_id == actor_id), None)
 
+    @property
+    def is_hidden(self) -> bool:
+        return self.moderation.hidden
+
+    def can_see(self, viewer: Party | None) -> bool:
+        """Anyone sees it, unless it is hidden: then only its publisher and territory managers."""
+        return not self.is_hidden or self.is_publisher(viewer) or (viewer is not None and
+                                                                   viewer.role == TERRITORY_MANAGER)
+
     def can_see_private(self, viewer: Party | None) -> bool:
         """The contact e-mail and the participants' messages: the publisher and the participants only."""
         return self.is_publisher(viewer) or (viewer is not None and self.participation(viewer.actor_id) is not None)
@@ -293,6 +310,8 @@ class Initiative:
         w = self._words()
         if self.status == "closed":
             return f"{w['This']} est clôturé{w['e']} : {w['it']} n'accepte plus de {w['newcomers']}."
+        if self.is_hidden:
+            return f"{w['This']} est masqué{w['e']} par la modération : {w['it']} n'accepte pas de {w['newcomers']}."
         if self.deadline is not None and today > self.deadline:
             return f"La date limite de candidature ({_fr(self.deadline)}) est passée."
         if self.end_date is not None and today > self.end_date:
@@ -397,6 +416,38 @@ class Initiative:
         now = utc(now or _now())
         return self._next(now, status="closed", closed_at=now, close_reason=reason)
 
+    def moderation_conflict(self, hiding: bool) -> str | None:
+        """Why hiding it (`hiding`) or showing it again is refused in its state (French, for a
+        409), or None."""
+        w = self._words()
+        if hiding and self.is_hidden:
+            return f"{w['This']} est déjà masqué{w['e']}."
+        if not hiding and not self.is_hidden:
+            return f"{w['This']} n'est pas masqué{w['e']}."
+        return None
+
+    def hide(self, reason: str, by: Moderator, now: datetime | None = None) -> "Initiative":
+        """A territory manager hides it, whatever its status (which it keeps). NotAllowed,
+        InitiativeConflict (already hidden)."""
+        if by.role != TERRITORY_MANAGER:
+            raise NotAllowed("Seul un gestionnaire de territoire peut masquer une initiative ou un appel à projets.")
+        conflict = self.moderation_conflict(hiding=True)
+        if conflict:
+            raise InitiativeConflict(conflict)
+        now = utc(now or _now())
+        return self._next(now, moderation=self.moderation.hide(reason, by, now))
+
+    def unhide(self, by: Moderator, now: datetime | None = None) -> "Initiative":
+        """A territory manager shows it again. NotAllowed, InitiativeConflict (not hidden)."""
+        if by.role != TERRITORY_MANAGER:
+            raise NotAllowed("Seul un gestionnaire de territoire peut afficher de nouveau une initiative ou un appel "
+                             "à projets.")
+        conflict = self.moderation_conflict(hiding=False)
+        if conflict:
+            raise InitiativeConflict(conflict)
+        now = utc(now or _now())
+        return self._next(now, moderation=self.moderation.unhide(by, now))
+
     # -- views and events --
     def public_fields(self) -> dict:
         """What anyone may know (JSON-friendly): no contact e-mail, no participant."""
@@ -438,9 +489,23 @@ class Initiative:
                 "closed_at": iso_time(self.closed_at), "participant_count": len(self.participants),
                 "version": self.version}
 
+    def hidden_event_data(self) -> dict:
+        """fr.vitawin.initiative.hidden.v1: the moderator's role, never the account."""
+        hiding = self.moderation.hiding
+        return {"initiative_id": self.initiative_id, "kind": self.kind, "status": self.status,
+                "hidden_by_role": hiding.by_role, "reason": hiding.reason, "at": iso_time(hiding.at),
+                "version": self.version}
+
+    def unhidden_event_data(self) -> dict:
+        return {"initiative_id": self.initiative_id, "kind": self.kind, "status": self.status,
+                "unhidden_by_role": self.moderation.last_role, "at": iso_time(self.updated_at),
+                "version": self.version}
+
     def view(self, viewer: Party | None) -> dict:
         """The initiative as `viewer` may read it (dates as date objects, for the API schema): the
-        contact e-mail and the participants' messages only for the publisher and the participants."""
+        contact e-mail and the participants' messages only for the publisher and the participants;
+        the hidden flag (with reason, role and time when hidden); the reports only for territory
+        managers."""
         private = self.can_see_private(viewer)
         data = {**self.public_fields(), "start_date": self.start_date, "end_date": self.end_date,
                 "deadline": self.deadline, "participant_count": len(self.participants),
@@ -451,6 +516,7 @@ class Initiative:
                                  for p in self.participants]}
         if private:
             data["contact_email"] = self.contact_email
+        data.update(self.moderation.view(with_reports=viewer is not None and viewer.role == TERRITORY_MANAGER))
         return data
 
     # -- storage --
@@ -466,6 +532,7 @@ class Initiative:
             "participants": [p.to_document() for p in self.participants],
             "version": self.version, "created_at": self.created_at, "updated_at": self.updated_at,
             "closed_at": self.closed_at, "close_reason": self.close_reason,
+            **self.moderation.to_document(),
         }
 
     @classmethod
@@ -482,7 +549,7 @@ class Initiative:
             participants=tuple(Participation.from_document(p) for p in doc.get("participants", ())),
             version=doc.get("version", 1),
             closed_at=utc(doc["closed_at"]) if doc.get("closed_at") else None,
-            close_reason=doc.get("close_reason"))
+            close_reason=doc.get("close_reason"), moderation=Moderation.from_document(doc))
 
 
 _WORDS = {
@@ -500,20 +567,43 @@ def _iso_day(day: date | None) -> str | None:
 
 
 # --- lists and the map ----------------------------------------------------------------------------
+NOT_HIDDEN = {"$in": [False, None]}  # false, or absent (stored before moderation existed)
+
+
 @dataclass(frozen=True)
 class InitiativeFilter:
     """Which stored initiatives a list, the map or the closing task wants, as a predicate over a
     document (`matches`, for in-memory repositories) and as a MongoDB filter (`to_query`: equality,
-    element of an array, ranges on plain and dotted fields only). `deadline_before`: an ISO date;
-    only documents whose deadline is before it."""
+    element of an array, `$in` (null also matches a missing field), `$or`, ranges on plain and
+    dotted fields only). `deadline_before`: an ISO date; only documents whose deadline is before it.
+    `viewer`: who is looking (None: anyone): hidden initiatives are left out, except for a
+    territory manager (all of them) and for their publisher (theirs). `include_hidden`: the
+    service's own tasks (closing at the deadline) see hidden initiatives too. `reported`: only the
+    reported initiatives, for a territory manager (or a task); none for anyone else."""
     kind: str | None = None
     town: str | None = None
     partner_kind: str | None = None
     status: str | None = None
     bbox: BoundingBox | None = None
     deadline_before: str | None = None
+    viewer: Party | None = None
+    include_hidden: bool = False
+    reported: bool = False
+
+    @property
+    def _moderator(self) -> bool:
+        return self.include_hidden or (self.viewer is not None and self.viewer.role == TERRITORY_MANAGER)
+
+    @property
+    def _publisher(self) -> str | None:
+        return self.viewer.actor_id if self.viewer is not None and self.viewer.actor_id else None
 
     def matches(self, doc: Mapping) -> bool:
+        if doc.get("hidden") and not self._moderator and (
+                self._publisher is None or (doc.get("publisher") or {}).get("actor_id") != self._publisher):
+            return False
+        if self.reported and not (self._moderator and (doc.get("report_count") or 0) >= 1):
+            return False
         if self.kind is not None and doc.get("kind") != self.kind:
             return False
         if self.town is not None and doc.get("town") != self.town:
@@ -540,12 +630,23 @@ class InitiativeFilter:
             query["location.lat"] = {"$gte": self.bbox.min_lat, "$lte": self.bbox.max_lat}
         if self.deadline_before is not None:
             query["deadline"] = {"$lt": self.deadline_before}  # ISO dates compare as strings
+        if self.reported:
+            if not self._moderator:
+                return {"initiative_id": {"$in": []}}  # nothing
+            query["report_count"] = {"$gte": 1}
+        if not self._moderator:
+            if self._publisher is None:
+                query["hidden"] = NOT_HIDDEN
+            else:
+                query["$or"] = [{"hidden": NOT_HIDDEN}, {"publisher.actor_id": self._publisher}]
         return query
 
 
 def due_for_closing(now: datetime) -> InitiativeFilter:
-    """Open calls for projects whose deadline (the last day to apply) is before `now`'s day."""
-    return InitiativeFilter(kind="call_for_projects", status="open", deadline_before=local_date(now).isoformat())
+    """Open calls for projects whose deadline (the last day to apply) is before `now`'s day, hidden
+    or not."""
+    return InitiativeFilter(kind="call_for_projects", status="open", deadline_before=local_date(now).isoformat(),
+                            include_hidden=True)
 
 
 def to_feature(doc: Mapping) -> dict:

@@ -1,7 +1,9 @@
 """Use cases of initiatives and calls for projects, given a unit of work whose `initiatives`
-repository has add, get, replace(doc, expected_version), page, on_map and due_for_closing. Each
-change writes the initiative and its event in ONE transaction (`uow.publish(event, CHANNEL)` before
-`uow.commit()`), over the version read (ConcurrentChange otherwise)."""
+repository has add, get, replace(doc, expected_version), add_report, page, on_map and
+due_for_closing. Each change writes the initiative and its event in ONE transaction
+(`uow.publish(event, CHANNEL)` before `uow.commit()`), over the version read (ConcurrentChange
+otherwise). Hiding and showing again are changes; a report is not (the version stays), but it is
+written with its event in one transaction all the same."""
 from __future__ import annotations
 
 import logging
@@ -13,6 +15,7 @@ from vitawin_common.territory import Territory
 
 from vitawin_requests.initiatives.domain import (ConcurrentChange, Initiative, InitiativeConflict, Party,
                                                  PublishInitiative)
+from vitawin_requests.moderation import AlreadyReported, Moderator, Report
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +26,15 @@ UPDATED = "fr.vitawin.initiative.updated.v1"
 JOINED = "fr.vitawin.initiative.joined.v1"
 LEFT = "fr.vitawin.initiative.left.v1"
 CLOSED = "fr.vitawin.initiative.closed.v1"
-EVENT_TYPES = (PUBLISHED, UPDATED, JOINED, LEFT, CLOSED)
+HIDDEN = "fr.vitawin.initiative.hidden.v1"
+UNHIDDEN = "fr.vitawin.initiative.unhidden.v1"
+REPORTED = "fr.vitawin.initiative.reported.v1"
+EVENT_TYPES = (PUBLISHED, UPDATED, JOINED, LEFT, CLOSED, HIDDEN, UNHIDDEN, REPORTED)
 
-__all__ = ["CHANNEL", "CLOSED", "EVENT_TYPES", "JOINED", "LEFT", "PUBLISHED", "UPDATED", "ConcurrentChange",
-           "InitiativeNotFound", "close_due", "close_initiative", "join_initiative", "leave_initiative",
-           "publish_initiative", "update_initiative"]
+__all__ = ["AlreadyReported", "CHANNEL", "CLOSED", "EVENT_TYPES", "HIDDEN", "JOINED", "LEFT", "PUBLISHED", "REPORTED",
+           "UNHIDDEN", "UPDATED", "ConcurrentChange", "InitiativeNotFound", "close_due", "close_initiative",
+           "hide_initiative", "join_initiative", "leave_initiative", "publish_initiative", "report_initiative",
+           "unhide_initiative", "update_initiative"]
 
 
 class InitiativeNotFound(LookupError):
@@ -88,6 +95,41 @@ def close_initiative(initiative_id: str, by: Party | None, uow, now: datetime | 
         after = before.close(by, now)
         return after, new_event(CLOSED, SOURCE, initiative_id, after.closed_event_data())
     return _change(initiative_id, uow, transition, "initiative closed")
+
+
+def hide_initiative(initiative_id: str, reason: str, by: Moderator, uow, now: datetime | None = None) -> Initiative:
+    """A territory manager hides it: fr.vitawin.initiative.hidden.v1 (the role, never the
+    account). domain.NotAllowed, InitiativeConflict (already hidden)."""
+    def transition(before: Initiative):
+        after = before.hide(reason, by, now)
+        return after, new_event(HIDDEN, SOURCE, initiative_id, after.hidden_event_data())
+    return _change(initiative_id, uow, transition, "initiative hidden")
+
+
+def unhide_initiative(initiative_id: str, by: Moderator, uow, now: datetime | None = None) -> Initiative:
+    """A territory manager shows it again: fr.vitawin.initiative.unhidden.v1. domain.NotAllowed,
+    InitiativeConflict (not hidden)."""
+    def transition(before: Initiative):
+        after = before.unhide(by, now)
+        return after, new_event(UNHIDDEN, SOURCE, initiative_id, after.unhidden_event_data())
+    return _change(initiative_id, uow, transition, "initiative shown again")
+
+
+def report_initiative(initiative_id: str, report: Report, uow) -> int:
+    """Store `report` with the initiative and publish fr.vitawin.initiative.reported.v1 (category,
+    count and time: never the comment, never who reported) in one transaction; the version does
+    not change. The number of reports so far. InitiativeNotFound; AlreadyReported when this
+    account (not an anonymous caller) already reported it."""
+    with uow:
+        count = uow.initiatives.add_report(initiative_id, report.to_document(), once_per_reporter=not report.anonymous)
+        if count is None:
+            raise InitiativeNotFound(initiative_id)
+        event = new_event(REPORTED, SOURCE, initiative_id, report.event_data("initiative_id", initiative_id, count))
+        uow.publish(event, CHANNEL)
+        uow.commit()
+    log.info("initiative reported", extra={"initiative_id": initiative_id, "category": report.category,
+                                           "report_count": count, "event_id": event.id})
+    return count
 
 
 def close_due(uow, now: datetime) -> list[str]:
