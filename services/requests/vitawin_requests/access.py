@@ -199,8 +199,8 @@ class RequestFilter:
         for name in ("town", "status", "requester_kind"):
             if getattr(self, name) is not None:
                 plain[name] = getattr(self, name)
-        if self.statuses:
-            plain["status"] = {"$in": list(self.statuses)}
+        if self.statuses:  # and `status`, if given, too (as `matches`): the statuses that are both
+            plain["status"] = {"$in": [status for status in self.statuses if self.status in (None, status)]}
         if self.level is not None:
             plain["levels"] = self.level  # an element of the array
         if self.rome is not None:

@@ -18,7 +18,8 @@ from vitawin_common.identity import TokenIssuer, TokenVerifier
 from vitawin_common.testing import InMemoryRepository, InMemoryUnitOfWork
 
 from vitawin_requests.initiatives import api as initiatives_api
-from vitawin_requests.initiatives.domain import ConcurrentChange, InitiativeFilter, due_for_closing
+from vitawin_requests.initiatives.filters import InitiativeFilter, due_for_closing
+from vitawin_requests.initiatives.rules import ConcurrentChange
 
 from tests.unit.requests.moderation_fakes import add_report, same_reports
 

@@ -10,9 +10,9 @@ import pytest
 
 from vitawin_common.territory import Location
 
-from vitawin_requests.initiatives.domain import (BoundingBox, Initiative, InitiativeConflict, InitiativeFilter,
-                                                 NotAllowed, Party, PublishInitiative, check_rules,
-                                                 due_for_closing, local_date)
+from vitawin_requests.initiatives.domain import Initiative, Party, PublishInitiative
+from vitawin_requests.initiatives.filters import BoundingBox, InitiativeFilter, due_for_closing
+from vitawin_requests.initiatives.rules import InitiativeConflict, NotAllowed, check_rules, local_date
 from vitawin_requests.moderation import Moderator
 
 from tests.unit.requests.initiatives_fakes import NOW, ORG, PARTNER, SCHOOL, TODAY, load_territory

@@ -13,8 +13,9 @@ from vitawin_common.territory import Location
 
 from vitawin_requests.initiatives import handlers
 from vitawin_requests.initiatives.adapters import InitiativeRepository
-from vitawin_requests.initiatives.domain import (BoundingBox, ConcurrentChange, InitiativeConflict, InitiativeFilter,
-                                                 InvalidInitiative, NotAllowed, Party, PublishInitiative)
+from vitawin_requests.initiatives.domain import Party, PublishInitiative
+from vitawin_requests.initiatives.filters import BoundingBox, InitiativeFilter
+from vitawin_requests.initiatives.rules import ConcurrentChange, InitiativeConflict, InvalidInitiative, NotAllowed
 
 from tests.unit.requests.initiatives_fakes import (MANAGER, NOW, ORG, PARTNER, SCHOOL, TODAY,
                                                    load_territory, make_uow, validate_event)

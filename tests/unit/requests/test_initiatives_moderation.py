@@ -14,7 +14,8 @@ import pytest
 from vitawin_common import identity
 
 from vitawin_requests.initiatives import handlers
-from vitawin_requests.initiatives.domain import Initiative, NotAllowed, Party, PublishInitiative
+from vitawin_requests.initiatives.domain import Initiative, Party, PublishInitiative
+from vitawin_requests.initiatives.rules import NotAllowed
 from vitawin_requests.moderation import AlreadyReported, Moderator, Report
 
 from tests.unit.requests.initiatives_fakes import (MANAGER, NOW, ORG, OTHER_ORG, PARTNER, SCHOOL, TODAY, Tokens,

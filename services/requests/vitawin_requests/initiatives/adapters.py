@@ -6,7 +6,8 @@ from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING
 
-from vitawin_requests.initiatives.domain import ConcurrentChange, InitiativeFilter, due_for_closing
+from vitawin_requests.initiatives.filters import InitiativeFilter, due_for_closing
+from vitawin_requests.initiatives.rules import ConcurrentChange
 from vitawin_requests.moderation_adapters import ModeratedRepository
 
 MAP_LIMIT = 2000  # features on one map

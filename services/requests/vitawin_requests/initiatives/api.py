@@ -9,305 +9,31 @@ Callers are read with `vitawin_common.identity` (the app needs `identity.init_ap
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date
 from typing import Callable
 
-from flask import current_app, jsonify, url_for
+from flask import jsonify, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from vitawin_common import identity
-from vitawin_common.territory import InvalidBoundingBox, InvalidPlace, Location, Territory
 
 from vitawin_requests.initiatives import handlers
-from vitawin_requests.initiatives.domain import (CLOSE_REASONS, DESCRIPTION_MAX, KINDS, MESSAGE_MAX, PARTICIPANT_ROLES,
-                                                 PARTNER_KINDS, PUBLISHER_ROLES, STATUSES, TITLE_MAX, TITLE_MIN,
-                                                 BoundingBox, ConcurrentChange, Initiative, InitiativeConflict,
-                                                 InitiativeFilter, InvalidInitiative, NotAllowed,
-                                                 ParticipationNotFound, Party, PublishInitiative, TERRITORY_MANAGER,
-                                                 check_partner_kinds, check_rules, feature_collection,
-                                                 today_in_territory)
+from vitawin_requests.initiatives.domain import Initiative, Party, PublishInitiative
+from vitawin_requests.initiatives.filters import InitiativeFilter, feature_collection
+from vitawin_requests.initiatives.rules import (PARTICIPANT_ROLES, PUBLISHER_ROLES, TERRITORY_MANAGER, ConcurrentChange,
+                                                InitiativeConflict, InvalidInitiative, NotAllowed,
+                                                ParticipationNotFound)
+from vitawin_requests.initiatives.schemas import (EXTENSION, InitiativeDependencies, InitiativeJoinSchema,
+                                                  InitiativeMapQuerySchema, InitiativeMapSchema, InitiativePageSchema,
+                                                  InitiativePatchSchema, InitiativeQuerySchema, InitiativeSchema,
+                                                  dependencies)
 from vitawin_requests.moderation import AlreadyReported, Moderator, Report, has_reported
-from vitawin_requests.moderation_api import (HideSchema, ModeratedItemSchema, ReportReceiptSchema, ReportSchema,
-                                             body_doc, load_body, reported_field)
+from vitawin_requests.moderation_api import HideSchema, ReportReceiptSchema, ReportSchema, body_doc, load_body
 
-EXTENSION = "vitawin_requests.initiatives"
 GEOJSON = "application/geo+json"
 NOT_FOUND = "Initiative introuvable."
 
 __all__ = ["EXTENSION", "InitiativeDependencies", "blueprint"]
-
-
-@dataclass(frozen=True)
-class InitiativeDependencies:
-    uow_factory: Callable
-    territory: Territory
-    today: Callable[[], date] = today_in_territory
-
-
-def _deps() -> InitiativeDependencies:
-    return current_app.extensions[EXTENSION]
-
-
-def _choices(labels: Mapping[str, str]) -> str:
-    return ", ".join(f"{code} ({label})" for code, label in labels.items())
-
-
-def _one_of(labels: Mapping[str, str], unknown: str) -> validate.OneOf:
-    return validate.OneOf(labels, error=f"{unknown} ; valeurs possibles : {_choices(labels)}.")
-
-
-KIND = _one_of(KINDS, "Type inconnu")
-PARTNER_KIND = _one_of(PARTNER_KINDS, "Type de partenaire inconnu")
-STATUS = _one_of(STATUSES, "Statut inconnu")
-NUMBER = {"invalid": "Nombre attendu.", "special": "Nombre fini attendu."}
-INTEGER = {"invalid": "Nombre entier attendu."}
-
-
-# --- fields ---------------------------------------------------------------------------------------
-class Text(fields.String):
-    """A string without its surrounding spaces (a title of spaces is an empty title)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).strip()
-
-
-class IsoDate(fields.Date):
-    default_error_messages = {"invalid": "Date invalide : format attendu AAAA-MM-JJ (ex. 2027-03-18).",
-                              "format": "Date invalide : format attendu AAAA-MM-JJ (ex. 2027-03-18)."}
-
-
-class BoundingBoxField(fields.String):
-    def _deserialize(self, value, attr, data, **kwargs) -> BoundingBox:
-        try:
-            return BoundingBox.parse(super()._deserialize(value, attr, data, **kwargs))
-        except InvalidBoundingBox as exc:
-            raise ValidationError(str(exc)) from exc
-
-
-def _known_town(code: str) -> None:
-    try:
-        _deps().territory.town(code)
-    except InvalidPlace as exc:
-        raise ValidationError(str(exc)) from exc
-
-
-def _partner_kinds(values: list) -> None:
-    reason = check_partner_kinds(values)
-    if reason:
-        raise ValidationError(reason)
-
-
-def _title(**kwargs) -> Text:
-    return Text(validate=validate.Length(TITLE_MIN, TITLE_MAX, error=(
-        f"Le titre doit compter entre {TITLE_MIN} et {TITLE_MAX} caractères.")),
-        metadata={"description": f"Titre ({TITLE_MIN} à {TITLE_MAX} caractères)",
-                  "example": "Forum des métiers du bâtiment"}, **kwargs)
-
-
-def _description(**kwargs) -> Text:
-    return Text(validate=validate.Length(max=DESCRIPTION_MAX, error=(
-        f"La description doit compter au plus {DESCRIPTION_MAX} caractères.")),
-        metadata={"description": f"Description ({DESCRIPTION_MAX} caractères au plus)"}, **kwargs)
-
-
-def _partner_kinds_field(**kwargs) -> fields.List:
-    return fields.List(fields.String(validate=PARTNER_KIND), validate=_partner_kinds, metadata={
-        "description": f"Types de partenaires recherchés (au moins un) : {_choices(PARTNER_KINDS)}",
-        "example": ["company", "craftsman"]}, **kwargs)
-
-
-def _date(description: str, **kwargs) -> IsoDate:
-    return IsoDate(metadata={"description": description, "example": "2027-03-18"}, **kwargs)
-
-
-def _town(**kwargs) -> fields.String:
-    return fields.String(validate=_known_town, metadata={
-        "description": "Code INSEE d'une commune du territoire", "example": "94033"}, **kwargs)
-
-
-def _email(**kwargs) -> fields.Email:
-    return fields.Email(validate=validate.Length(max=254, error="Adresse e-mail trop longue (254 caractères au plus)."),
-                        error_messages={"invalid": "Adresse e-mail invalide."}, metadata={
-        "description": "Adresse e-mail de contact de l'acteur qui publie : montrée seulement à lui et aux "
-                       "participants, jamais publiée ailleurs"}, **kwargs)
-
-
-class InitiativeLocationSchema(Schema):
-    lat = fields.Float(required=True, validate=validate.Range(-90, 90, error="Latitude entre -90 et 90 attendue."),
-                       error_messages=NUMBER, metadata={"description": "Latitude (WGS 84)", "example": 48.8517})
-    lon = fields.Float(required=True, validate=validate.Range(-180, 180, error="Longitude entre -180 et 180 attendue."),
-                       error_messages=NUMBER, metadata={"description": "Longitude (WGS 84)", "example": 2.4769})
-
-    @post_load
-    def to_location(self, data, **kwargs) -> Location:
-        return Location(**data)
-
-
-class InitiativePublisherSchema(Schema):
-    actor_id = fields.String(metadata={"description": "Acteur (organisation, établissement) qui a publié"})
-    role = fields.String(metadata={"description": "Rôle du compte qui a publié"})
-
-
-class InitiativeParticipantSchema(Schema):
-    actor_id = fields.String()
-    role = fields.String(metadata={"description": "Rôle du compte qui a rejoint ou candidaté"})
-    joined_at = fields.DateTime()
-    message = fields.String(metadata={"description": "Message joint : visible seulement par l'acteur qui a publié "
-                                                     "et par les participants"})
-
-
-def _rule_errors(data: dict, original) -> dict:
-    """The domain's rules across fields, except on a field that already failed on its own."""
-    values = {name: data.get(name) for name in ("kind", "town", "location", "start_date", "end_date", "deadline")}
-    if not isinstance(values["location"], Location):  # a location with a field error comes as a partial dict
-        values["location"] = None
-    errors = check_rules(values, _deps().territory, _deps().today())
-    given = original if isinstance(original, Mapping) else {}
-    return {name: reasons for name, reasons in errors.items() if not (name in given and name not in data)}
-
-
-class InitiativeSchema(ModeratedItemSchema):
-    """An initiative or a call for projects, as published (POST body) and as read (with its
-    moderation: the hidden flag, and the reports for territory managers)."""
-    initiative_id = fields.String(dump_only=True, metadata={"example": "ini-0b7c1d2e3f40516273849a0b1c2d3e4f"})
-    kind = fields.String(required=True, validate=KIND, metadata={"description": f"Type : {_choices(KINDS)}"})
-    title = _title(required=True)
-    description = _description(load_default="")
-    partner_kinds_sought = _partner_kinds_field(required=True)
-    start_date = _date("Date de début (facultative)")
-    end_date = _date("Date de fin (facultative), le jour de début ou après")
-    deadline = _date("Date limite de candidature d'un appel à projets (obligatoire pour un appel à projets, "
-                     "absente pour une initiative) : dernier jour où l'on peut candidater, après aujourd'hui")
-    town = _town(required=True)
-    location = fields.Nested(InitiativeLocationSchema, metadata={
-        "description": "Lieu, à 5 km au plus du centre de la commune ; par défaut, le centre de la commune"})
-    contact_email = _email(required=True)
-    publisher = fields.Nested(InitiativePublisherSchema, dump_only=True)
-    status = fields.String(dump_only=True, metadata={"description": f"Statut : {_choices(STATUSES)}"})
-    participants = fields.List(fields.Nested(InitiativeParticipantSchema), dump_only=True, metadata={
-        "description": "Acteurs qui ont rejoint l'initiative ou candidaté à l'appel à projets"})
-    participant_count = fields.Integer(dump_only=True)
-    version = fields.Integer(dump_only=True, metadata={
-        "description": "Version : 1 à la publication, + 1 à chaque changement"})
-    created_at = fields.DateTime(dump_only=True, metadata={"description": "Date de publication"})
-    updated_at = fields.DateTime(dump_only=True)
-    closed_at = fields.DateTime(dump_only=True)
-    close_reason = fields.String(dump_only=True, metadata={"description": f"Motif de clôture : {_choices(CLOSE_REASONS)}"})
-
-    @validates_schema(pass_original=True, skip_on_field_errors=False)
-    def rules_across_fields(self, data, original, **kwargs) -> None:
-        errors = _rule_errors(data, original)
-        if errors:
-            raise ValidationError(errors)
-
-    @post_load
-    def to_command(self, data, **kwargs) -> PublishInitiative:
-        return PublishInitiative(**data)
-
-
-class InitiativeSummarySchema(InitiativeSchema):
-    """An initiative in a list: public fields, the number of participants, no contact."""
-
-    class Meta:
-        exclude = ("participants", "contact_email")
-
-
-KIND_IS_FIXED = ("Le type ne se modifie pas : pour passer d'une initiative à un appel à projets (ou "
-                 "l'inverse), clôturez celle-ci et publiez-en une nouvelle.")
-
-
-class InitiativePatchSchema(Schema):
-    """The fields to change, at least one, each checked as at publication; `start_date` and
-    `end_date` may be set to null. The rules across fields are checked on the initiative as it
-    would be after the change."""
-    title = _title()
-    description = _description()
-    partner_kinds_sought = _partner_kinds_field()
-    start_date = _date("Date de début (null pour la retirer)", allow_none=True)
-    end_date = _date("Date de fin (null pour la retirer)", allow_none=True)
-    deadline = _date("Date limite de candidature (appel à projets seulement)")
-    town = _town()
-    location = fields.Nested(InitiativeLocationSchema, metadata={
-        "description": "Lieu, à 5 km au plus du centre de la commune ; une nouvelle commune sans lieu place "
-                       "l'initiative au centre de cette commune"})
-    contact_email = _email()
-
-    @validates_schema(pass_original=True)
-    def something_to_change(self, data, original, **kwargs) -> None:
-        if isinstance(original, Mapping) and not original:
-            raise ValidationError("Indiquez au moins un champ à modifier.")
-
-    def handle_error(self, error: ValidationError, data, **kwargs) -> None:
-        if isinstance(error.messages, dict) and "kind" in error.messages:
-            error.messages["kind"] = [KIND_IS_FIXED]
-
-
-class InitiativeJoinSchema(Schema):
-    message = Text(allow_none=True, validate=validate.Length(max=MESSAGE_MAX, error=(
-        f"Le message doit compter au plus {MESSAGE_MAX} caractères.")), metadata={
-        "description": f"Message pour l'acteur qui a publié ({MESSAGE_MAX} caractères au plus) : visible "
-                       "seulement par lui et par les participants, jamais publié dans un événement"})
-
-
-class InitiativeQuerySchema(Schema):
-    kind = fields.String(validate=KIND, metadata={"description": f"Type : {_choices(KINDS)}"})
-    town = _town()
-    partner_kind = fields.String(validate=PARTNER_KIND, metadata={
-        "description": "Type de partenaire recherché"})
-    status = fields.String(validate=STATUS, metadata={"description": f"Statut : {_choices(STATUSES)} (par défaut, tous)"})
-    reported = reported_field("true : seulement les initiatives signalées, avec leurs signalements (réservé aux "
-                              "gestionnaires de territoire)")
-    bbox = BoundingBoxField(metadata={"description": "Emprise min_lon,min_lat,max_lon,max_lat (degrés décimaux WGS 84)",
-                                      "example": "2.40,48.79,2.56,48.86"})
-    page = fields.Integer(load_default=1, error_messages=INTEGER, validate=validate.Range(
-        min=1, error="La page doit être un nombre entier à partir de 1."), metadata={"description": "Page, à partir de 1"})
-    page_size = fields.Integer(load_default=20, error_messages=INTEGER, validate=validate.Range(
-        1, 100, error="Entre 1 et 100 initiatives par page."), metadata={"description": "Initiatives par page (100 au plus)"})
-
-
-class InitiativePageSchema(Schema):
-    items = fields.List(fields.Nested(InitiativeSummarySchema), metadata={"description": "Les plus récentes d'abord"})
-    page = fields.Integer()
-    page_size = fields.Integer()
-    total = fields.Integer(metadata={"description": "Nombre d'initiatives correspondant aux filtres, toutes pages"})
-
-
-class InitiativeMapQuerySchema(Schema):
-    kind = fields.String(validate=KIND, metadata={"description": f"Type : {_choices(KINDS)}"})
-    town = _town()
-    partner_kind = fields.String(validate=PARTNER_KIND, metadata={"description": "Type de partenaire recherché"})
-    bbox = BoundingBoxField(metadata={"description": "Emprise min_lon,min_lat,max_lon,max_lat (degrés décimaux WGS 84)",
-                                      "example": "2.40,48.79,2.56,48.86"})
-
-
-class InitiativeMapPointSchema(Schema):
-    type = fields.String(metadata={"example": "Point"})
-    coordinates = fields.List(fields.Float(), metadata={"description": "[longitude, latitude]"})
-
-
-class InitiativeMapPropertiesSchema(Schema):
-    initiative_id = fields.String()
-    kind = fields.String(metadata={"description": f"Type : {_choices(KINDS)}"})
-    title = fields.String()
-    town = fields.String(metadata={"description": "Code INSEE de la commune"})
-    deadline = fields.Date(allow_none=True, metadata={"description": "Date limite de candidature (appel à projets), "
-                                                                     "sinon null"})
-
-
-class InitiativeMapFeatureSchema(Schema):
-    type = fields.String(metadata={"example": "Feature"})
-    id = fields.String()
-    geometry = fields.Nested(InitiativeMapPointSchema)
-    properties = fields.Nested(InitiativeMapPropertiesSchema)
-
-
-class InitiativeMapSchema(Schema):
-    type = fields.String(metadata={"example": "FeatureCollection"})
-    features = fields.List(fields.Nested(InitiativeMapFeatureSchema))
 
 
 # --- who is calling -------------------------------------------------------------------------------
@@ -344,7 +70,7 @@ ALREADY_REPORTED = "Vous avez déjà signalé cette initiative."
 
 def _visible(initiative_id: str) -> dict:
     """The stored initiative, or 404 when there is none or the caller may not see it (hidden)."""
-    doc = _deps().uow_factory().initiatives.get(initiative_id)
+    doc = dependencies().uow_factory().initiatives.get(initiative_id)
     if doc is None or not Initiative.from_document(doc).can_see(_party()):
         abort(404, message=NOT_FOUND)
     return doc
@@ -403,7 +129,7 @@ class Initiatives(MethodView):
         viewer = _party()
         flt = InitiativeFilter(kind=query.get("kind"), town=query.get("town"), partner_kind=query.get("partner_kind"),
                                status=query.get("status"), bbox=query.get("bbox"), viewer=viewer, reported=reported)
-        items, total = _deps().uow_factory().initiatives.page(flt, page=query["page"], page_size=query["page_size"])
+        items, total = dependencies().uow_factory().initiatives.page(flt, page=query["page"], page_size=query["page_size"])
         return {"items": [Initiative.from_document(doc).view(viewer) for doc in items], "page": query["page"],
                 "page_size": query["page_size"], "total": total}
 
@@ -419,7 +145,7 @@ class Initiatives(MethodView):
         au nom de l'acteur (organisation, établissement) pour lequel leur compte agit. Un appel à
         projets a une date limite de candidature, après aujourd'hui ; une initiative n'en a pas. Sans
         `location`, le lieu est le centre de la commune. L'initiative commence ouverte, en version 1."""
-        deps = _deps()
+        deps = dependencies()
         initiative = _run(lambda: handlers.publish_initiative(command, _party(), deps.uow_factory(), deps.territory,
                                                               deps.today()))
         return initiative.view(_party()), {"Location": url_for(".InitiativeById",
@@ -438,7 +164,7 @@ class InitiativesMap(MethodView):
         partner_kind, bbox."""
         flt = InitiativeFilter(kind=query.get("kind"), town=query.get("town"), partner_kind=query.get("partner_kind"),
                                status="open", bbox=query.get("bbox"))
-        response = jsonify(feature_collection(_deps().uow_factory().initiatives.on_map(flt)))
+        response = jsonify(feature_collection(dependencies().uow_factory().initiatives.on_map(flt)))
         response.mimetype = GEOJSON
         return response
 
@@ -469,7 +195,7 @@ class InitiativeById(MethodView):
         Réservé à l'acteur qui l'a publiée, tant qu'elle est ouverte. N'importe quel champ modifiable,
         au moins un, vérifié comme à la publication ; le type ne change pas. Chaque modification
         augmente la version de 1."""
-        deps = _deps()
+        deps = dependencies()
         initiative = _run(lambda: handlers.update_initiative(initiative_id, changes, _party(), deps.uow_factory(),
                                                              deps.territory, deps.today()))
         return initiative.view(_party())
@@ -489,7 +215,7 @@ class InitiativeClose(MethodView):
         Par l'acteur qui l'a publiée ou par un gestionnaire de territoire. Une fois clôturée, elle
         n'accepte plus de participants et ne se modifie plus. Un appel à projets se clôt aussi de
         lui-même le lendemain de sa date limite."""
-        return _run(lambda: handlers.close_initiative(initiative_id, _party(), _deps().uow_factory())).view(_party())
+        return _run(lambda: handlers.close_initiative(initiative_id, _party(), dependencies().uow_factory())).view(_party())
 
 
 @blueprint.route("/<initiative_id>/participants")
@@ -510,7 +236,7 @@ class InitiativeParticipants(MethodView):
         initiative ; un appel à projets jusqu'à sa date limite incluse. Un message facultatif
         accompagne la demande. La réponse montre l'initiative telle que la voit désormais le
         participant, adresse e-mail de contact comprise. Une initiative masquée n'accepte personne."""
-        deps = _deps()
+        deps = dependencies()
         _visible(initiative_id)
         initiative = _run(lambda: handlers.join_initiative(initiative_id, _party(), body.get("message"),
                                                            deps.uow_factory(), deps.today()))
@@ -530,7 +256,7 @@ class InitiativeParticipant(MethodView):
 
         Par l'acteur concerné, ou par un gestionnaire de territoire, avant la date de fin de
         l'initiative."""
-        deps = _deps()
+        deps = dependencies()
         _run(lambda: handlers.leave_initiative(initiative_id, actor_id, _party(), deps.uow_factory(), deps.today()))
 
 
@@ -555,7 +281,7 @@ class InitiativeHide(MethodView):
         if conflict:
             abort(409, message=conflict)
         reason = load_body(HideSchema())["reason"]
-        return _run(lambda: handlers.hide_initiative(initiative_id, reason, moderator, _deps().uow_factory())
+        return _run(lambda: handlers.hide_initiative(initiative_id, reason, moderator, dependencies().uow_factory())
                     ).view(_party())
 
 
@@ -575,7 +301,7 @@ class InitiativeUnhide(MethodView):
         conflict = Initiative.from_document(doc).moderation_conflict(hiding=False)
         if conflict:
             abort(409, message=conflict)
-        return _run(lambda: handlers.unhide_initiative(initiative_id, moderator, _deps().uow_factory())
+        return _run(lambda: handlers.unhide_initiative(initiative_id, moderator, dependencies().uow_factory())
                     ).view(_party())
 
 
@@ -603,7 +329,7 @@ class InitiativeReport(MethodView):
         body = load_body(ReportSchema())
         report = Report.make(body["category"], body.get("comment"), caller)
         try:
-            handlers.report_initiative(initiative_id, report, _deps().uow_factory())
+            handlers.report_initiative(initiative_id, report, dependencies().uow_factory())
         except handlers.InitiativeNotFound:
             abort(404, message=NOT_FOUND)
         except AlreadyReported:

@@ -14,115 +14,25 @@ the publisher and the participants (`can_see_private`); events never carry them.
 Moderation (`vitawin_requests.moderation`): a territory manager hides an initiative with a reason
 (it keeps its status, leaves the public lists, the map and the public reading, accepts no new
 participant; its publisher and territory managers still see it) and shows it again, each a change
-with its event; anyone who can see it reports it (not a change: the version stays)."""
+with its event; anyone who can see it reports it (not a change: the version stays).
+
+The vocabulary, the limits, the refusals and the rules across fields are in `rules`; what lists
+and the map select, in `filters`."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from vitawin_common.territory import BoundingBox, InvalidPlace, Location, Territory, check_near_centre
+from vitawin_common.territory import Location, Territory
 
+from vitawin_requests.initiatives.rules import (EDITABLE_FIELDS, ID_PREFIX, KINDS, PARTICIPANT_ROLES, PUBLISHER_ROLES,
+                                                TERRITORY_MANAGER, WORDS, InitiativeConflict, InvalidInitiative,
+                                                NotAllowed, ParticipationNotFound, as_day, check_rules, choices,
+                                                french_day, iso_time, local_date, utc, utc_now)
 from vitawin_requests.moderation import Moderation, Moderator
-
-KINDS = {"initiative": "initiative", "call_for_projects": "appel à projets"}
-PARTNER_KINDS = {
-    "company": "entreprise",
-    "craftsman": "artisan",
-    "local_authority": "collectivité territoriale",
-    "association": "association",
-    "public_institution": "établissement public",
-    "partner_organisation": "organisation partenaire",
-    "school": "établissement scolaire",
-}
-STATUSES = {"open": "ouverte", "closed": "clôturée"}
-CLOSE_REASONS = {
-    "deadline_passed": "date limite de candidature passée",
-    "closed_by_publisher": "clôturée par l'acteur qui l'a publiée",
-    "closed_by_territory_manager": "clôturée par un gestionnaire de territoire",
-}
-PUBLISHER_ROLES = ("professional", "school_referent", "territory_manager")
-PARTICIPANT_ROLES = ("professional", "school_referent", "territory_manager", "partner")
-TERRITORY_MANAGER = "territory_manager"
-EDITABLE_FIELDS = ("title", "description", "partner_kinds_sought", "start_date", "end_date", "deadline", "town",
-                   "location", "contact_email")
-
-TITLE_MIN, TITLE_MAX = 3, 120
-DESCRIPTION_MAX = 2000
-MESSAGE_MAX = 500
-TOWN_RADIUS_KM = 5.0
-TIMEZONE = ZoneInfo("Europe/Paris")  # deadlines and "today" are days of the territory
-ID_PREFIX = "ini-"
-
-
-# --- errors ----------------------------------------------------------------------------------------
-class InvalidInitiative(ValueError):
-    """Values that break a rule: `errors` maps each field to its French reasons (a 422)."""
-
-    def __init__(self, errors: Mapping[str, list[str]]):
-        super().__init__("; ".join(f"{name}: {' '.join(reasons)}" for name, reasons in errors.items()))
-        self.errors = {name: list(reasons) for name, reasons in errors.items()}
-
-
-class NotAllowed(PermissionError):
-    """The caller may not do this (French message, a 403)."""
-
-
-class InitiativeConflict(Exception):
-    """The initiative's state forbids the change (French message, a 409)."""
-
-
-class ParticipationNotFound(LookupError):
-    """This actor does not take part in the initiative (a 404)."""
-
-
-class ConcurrentChange(Exception):
-    """The initiative changed between its read and its write (another request came first): nothing
-    was written; the caller may read it again and retry (a 409)."""
-
-
-# --- time ------------------------------------------------------------------------------------------
-def utc(moment: datetime) -> datetime:
-    """UTC, to the millisecond MongoDB keeps (a naive datetime is taken as UTC, as BSON gives it)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    moment = moment.astimezone(timezone.utc)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-def iso_time(moment: datetime) -> str:
-    return utc(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def local_date(moment: datetime) -> date:
-    """The day `moment` falls on in the territory (Europe/Paris)."""
-    return utc(moment).astimezone(TIMEZONE).date()
-
-
-def today_in_territory() -> date:
-    return local_date(datetime.now(timezone.utc))
-
-
-def _now() -> datetime:
-    return utc(datetime.now(timezone.utc))
-
-
-def _fr(day: date) -> str:
-    return f"{day:%d/%m/%Y}"
-
-
-def _day(value) -> date | None:
-    """A date from a document (ISO string) or as it is."""
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(value)
-
-
-def _choices(labels: Mapping[str, str]) -> str:
-    return ", ".join(f"{code} ({label})" for code, label in labels.items())
 
 
 # --- who ------------------------------------------------------------------------------------------
@@ -150,69 +60,6 @@ class Participation:
     @classmethod
     def from_document(cls, doc: Mapping) -> "Participation":
         return cls(doc["actor_id"], doc["role"], utc(doc["joined_at"]), doc.get("message"))
-
-
-# --- rules ----------------------------------------------------------------------------------------
-def check_partner_kinds(values: Iterable[str]) -> str | None:
-    """A French reason when the kinds of partners sought are empty, unknown or repeated."""
-    values = list(values)
-    if not values:
-        return "Indiquez au moins un type de partenaire recherché."
-    if any(value not in PARTNER_KINDS for value in values):
-        return f"Type de partenaire inconnu ; valeurs possibles : {_choices(PARTNER_KINDS)}."
-    if len(set(values)) != len(values):
-        return "Chaque type de partenaire ne doit figurer qu'une fois."
-    return None
-
-
-def check_rules(values: Mapping[str, Any], territory: Territory, today: date,
-                changed: Iterable[str] | None = None) -> dict[str, list[str]]:
-    """The rules across fields of an initiative as it would be stored (`values`: kind, town,
-    location, start_date, end_date, deadline, partner_kinds_sought; a missing value is not
-    checked, except the deadline of a call for projects). `changed` names the fields given by the
-    caller (None: all of them, at publication): a date already stored is not checked against
-    today again. {field: [French reason]}, empty when all is well."""
-    changed = set(values) if changed is None else set(changed)
-    errors: dict[str, list[str]] = {}
-
-    def add(name: str, reason: str) -> None:
-        errors.setdefault(name, []).append(reason)
-
-    town = None
-    if values.get("town") is not None:
-        try:
-            town = territory.town(values["town"])
-        except InvalidPlace as exc:
-            add(exc.field, str(exc))
-    location = values.get("location")
-    if town is not None and location is not None and ({"town", "location"} & changed):
-        try:
-            check_near_centre(town, location, TOWN_RADIUS_KM, field="location")
-        except InvalidPlace as exc:
-            add(exc.field if "location" in changed else "town", str(exc))
-    if values.get("partner_kinds_sought") is not None and "partner_kinds_sought" in changed:
-        reason = check_partner_kinds(values["partner_kinds_sought"])
-        if reason:
-            add("partner_kinds_sought", reason)
-
-    start, end, deadline = (_day(values.get(name)) for name in ("start_date", "end_date", "deadline"))
-    if start and end and end < start and {"start_date", "end_date"} & changed:
-        add("end_date", f"La date de fin doit être le {_fr(start)} (date de début) ou après.")
-    if end and end < today and "end_date" in changed:
-        add("end_date", f"La date de fin est déjà passée (nous sommes le {_fr(today)}).")
-    kind = values.get("kind")
-    if kind == "call_for_projects":
-        if deadline is None:
-            add("deadline", "Champ obligatoire pour un appel à projets : la date limite de candidature.")
-        else:
-            if deadline <= today and "deadline" in changed:
-                add("deadline", f"La date limite doit être dans le futur (après le {_fr(today)}).")
-            if end and deadline > end and {"deadline", "end_date"} & changed:
-                add("deadline", f"La date limite doit être le {_fr(end)} (date de fin) ou avant.")
-    elif kind == "initiative" and deadline is not None:
-        add("deadline", "Seul un appel à projets a une date limite de candidature : retirez ce champ "
-                        "ou choisissez kind=call_for_projects.")
-    return errors
 
 
 # --- the initiative -------------------------------------------------------------------------------
@@ -266,13 +113,13 @@ class Initiative:
             raise NotAllowed("Votre compte n'agit pour aucun acteur (organisation ou établissement) : "
                              "il ne peut pas publier d'initiative.")
         if command.kind not in KINDS:
-            raise InvalidInitiative({"kind": [f"Type inconnu ; valeurs possibles : {_choices(KINDS)}."]})
+            raise InvalidInitiative({"kind": [f"Type inconnu ; valeurs possibles : {choices(KINDS)}."]})
         values = {name: getattr(command, name) for name in (
             "kind", "town", "location", "start_date", "end_date", "deadline", "partner_kinds_sought")}
         errors = check_rules(values, territory, today)
         if errors:
             raise InvalidInitiative(errors)
-        now = utc(now or _now())
+        now = utc(now or utc_now())
         return cls(
             initiative_id=f"{ID_PREFIX}{uuid.uuid4().hex}", kind=command.kind, title=command.title,
             description=command.description, partner_kinds_sought=tuple(command.partner_kinds_sought),
@@ -303,7 +150,7 @@ class Initiative:
 
     def _words(self) -> dict:
         """French words that agree with the kind (an initiative is feminine, a call masculine)."""
-        return _WORDS[self.kind]
+        return WORDS[self.kind]
 
     def accepts_participants_on(self, today: date) -> str | None:
         """None when one may join or apply on `today`; the French reason otherwise."""
@@ -313,9 +160,9 @@ class Initiative:
         if self.is_hidden:
             return f"{w['This']} est masqué{w['e']} par la modération : {w['it']} n'accepte pas de {w['newcomers']}."
         if self.deadline is not None and today > self.deadline:
-            return f"La date limite de candidature ({_fr(self.deadline)}) est passée."
+            return f"La date limite de candidature ({french_day(self.deadline)}) est passée."
         if self.end_date is not None and today > self.end_date:
-            return f"{w['This']} s'est terminé{w['e']} le {_fr(self.end_date)}."
+            return f"{w['This']} s'est terminé{w['e']} le {french_day(self.end_date)}."
         return None
 
     def is_due(self, now: datetime) -> bool:
@@ -325,7 +172,7 @@ class Initiative:
 
     # -- changes: each returns a new Initiative, version + 1 --
     def _next(self, now: datetime | None, **changes) -> "Initiative":
-        return replace(self, version=self.version + 1, updated_at=utc(now or _now()), **changes)
+        return replace(self, version=self.version + 1, updated_at=utc(now or utc_now()), **changes)
 
     def edit(self, changes: Mapping[str, Any], by: Party, territory: Territory, today: date,
              now: datetime | None = None) -> "Initiative":
@@ -378,7 +225,7 @@ class Initiative:
         refused = self.accepts_participants_on(today)
         if refused:
             raise InitiativeConflict(refused)
-        now = utc(now or _now())
+        now = utc(now or utc_now())
         participation = Participation(by.actor_id, by.role, now, message or None)
         return self._next(now, participants=self.participants + (participation,)), participation
 
@@ -393,7 +240,7 @@ class Initiative:
             raise ParticipationNotFound(actor_id)
         if self.end_date is not None and today > self.end_date:
             w = self._words()
-            raise InitiativeConflict(f"{w['This']} s'est terminé{w['e']} le {_fr(self.end_date)} : "
+            raise InitiativeConflict(f"{w['This']} s'est terminé{w['e']} le {french_day(self.end_date)} : "
                                      "la participation ne peut plus être retirée.")
         remaining = tuple(p for p in self.participants if p.actor_id != actor_id)
         return self._next(now, participants=remaining), participation
@@ -413,7 +260,7 @@ class Initiative:
         if self.status == "closed":
             w = self._words()
             raise InitiativeConflict(f"{w['This']} est déjà clôturé{w['e']}.")
-        now = utc(now or _now())
+        now = utc(now or utc_now())
         return self._next(now, status="closed", closed_at=now, close_reason=reason)
 
     def moderation_conflict(self, hiding: bool) -> str | None:
@@ -434,7 +281,7 @@ class Initiative:
         conflict = self.moderation_conflict(hiding=True)
         if conflict:
             raise InitiativeConflict(conflict)
-        now = utc(now or _now())
+        now = utc(now or utc_now())
         return self._next(now, moderation=self.moderation.hide(reason, by, now))
 
     def unhide(self, by: Moderator, now: datetime | None = None) -> "Initiative":
@@ -445,7 +292,7 @@ class Initiative:
         conflict = self.moderation_conflict(hiding=False)
         if conflict:
             raise InitiativeConflict(conflict)
-        now = utc(now or _now())
+        now = utc(now or utc_now())
         return self._next(now, moderation=self.moderation.unhide(by, now))
 
     # -- views and events --
@@ -543,8 +390,8 @@ class Initiative:
             town=doc["town"], location=Location(doc["location"]["lat"], doc["location"]["lon"]),
             publisher=Party(doc["publisher"]["role"], doc["publisher"]["actor_id"]),
             contact_email=doc["contact_email"], created_at=utc(doc["created_at"]),
-            updated_at=utc(doc.get("updated_at") or doc["created_at"]), start_date=_day(doc.get("start_date")),
-            end_date=_day(doc.get("end_date")), deadline=_day(doc.get("deadline")),
+            updated_at=utc(doc.get("updated_at") or doc["created_at"]), start_date=as_day(doc.get("start_date")),
+            end_date=as_day(doc.get("end_date")), deadline=as_day(doc.get("deadline")),
             status=doc.get("status", "open"),
             participants=tuple(Participation.from_document(p) for p in doc.get("participants", ())),
             version=doc.get("version", 1),
@@ -552,113 +399,5 @@ class Initiative:
             close_reason=doc.get("close_reason"), moderation=Moderation.from_document(doc))
 
 
-_WORDS = {
-    "initiative": {"this": "cette initiative", "This": "Cette initiative", "e": "e", "it": "elle",
-                   "newcomers": "participants", "join_own": "la rejoindre",
-                   "already": "participe déjà à cette initiative"},
-    "call_for_projects": {"this": "cet appel à projets", "This": "Cet appel à projets", "e": "", "it": "il",
-                          "newcomers": "candidatures", "join_own": "y candidater",
-                          "already": "a déjà candidaté à cet appel à projets"},
-}
-
-
 def _iso_day(day: date | None) -> str | None:
     return day.isoformat() if day is not None else None
-
-
-# --- lists and the map ----------------------------------------------------------------------------
-NOT_HIDDEN = {"$in": [False, None]}  # false, or absent (stored before moderation existed)
-
-
-@dataclass(frozen=True)
-class InitiativeFilter:
-    """Which stored initiatives a list, the map or the closing task wants, as a predicate over a
-    document (`matches`, for in-memory repositories) and as a MongoDB filter (`to_query`: equality,
-    element of an array, `$in` (null also matches a missing field), `$or`, ranges on plain and
-    dotted fields only). `deadline_before`: an ISO date; only documents whose deadline is before it.
-    `viewer`: who is looking (None: anyone): hidden initiatives are left out, except for a
-    territory manager (all of them) and for their publisher (theirs). `include_hidden`: the
-    service's own tasks (closing at the deadline) see hidden initiatives too. `reported`: only the
-    reported initiatives, for a territory manager (or a task); none for anyone else."""
-    kind: str | None = None
-    town: str | None = None
-    partner_kind: str | None = None
-    status: str | None = None
-    bbox: BoundingBox | None = None
-    deadline_before: str | None = None
-    viewer: Party | None = None
-    include_hidden: bool = False
-    reported: bool = False
-
-    @property
-    def _moderator(self) -> bool:
-        return self.include_hidden or (self.viewer is not None and self.viewer.role == TERRITORY_MANAGER)
-
-    @property
-    def _publisher(self) -> str | None:
-        return self.viewer.actor_id if self.viewer is not None and self.viewer.actor_id else None
-
-    def matches(self, doc: Mapping) -> bool:
-        if doc.get("hidden") and not self._moderator and (
-                self._publisher is None or (doc.get("publisher") or {}).get("actor_id") != self._publisher):
-            return False
-        if self.reported and not (self._moderator and (doc.get("report_count") or 0) >= 1):
-            return False
-        if self.kind is not None and doc.get("kind") != self.kind:
-            return False
-        if self.town is not None and doc.get("town") != self.town:
-            return False
-        if self.partner_kind is not None and self.partner_kind not in (doc.get("partner_kinds_sought") or ()):
-            return False
-        if self.status is not None and doc.get("status") != self.status:
-            return False
-        if self.bbox is not None and not self.bbox.contains(doc["location"]):
-            return False
-        if self.deadline_before is not None and not (doc.get("deadline") and doc["deadline"] < self.deadline_before):
-            return False
-        return True
-
-    def to_query(self) -> dict:
-        query: dict = {}
-        for name in ("kind", "town", "status"):
-            if getattr(self, name) is not None:
-                query[name] = getattr(self, name)
-        if self.partner_kind is not None:
-            query["partner_kinds_sought"] = self.partner_kind  # matches an element of the array
-        if self.bbox is not None:
-            query["location.lon"] = {"$gte": self.bbox.min_lon, "$lte": self.bbox.max_lon}
-            query["location.lat"] = {"$gte": self.bbox.min_lat, "$lte": self.bbox.max_lat}
-        if self.deadline_before is not None:
-            query["deadline"] = {"$lt": self.deadline_before}  # ISO dates compare as strings
-        if self.reported:
-            if not self._moderator:
-                return {"initiative_id": {"$in": []}}  # nothing
-            query["report_count"] = {"$gte": 1}
-        if not self._moderator:
-            if self._publisher is None:
-                query["hidden"] = NOT_HIDDEN
-            else:
-                query["$or"] = [{"hidden": NOT_HIDDEN}, {"publisher.actor_id": self._publisher}]
-        return query
-
-
-def due_for_closing(now: datetime) -> InitiativeFilter:
-    """Open calls for projects whose deadline (the last day to apply) is before `now`'s day, hidden
-    or not."""
-    return InitiativeFilter(kind="call_for_projects", status="open", deadline_before=local_date(now).isoformat(),
-                            include_hidden=True)
-
-
-def to_feature(doc: Mapping) -> dict:
-    """A GeoJSON Feature (RFC 7946: [lon, lat]) with the public fields of the map."""
-    return {
-        "type": "Feature",
-        "id": doc["initiative_id"],
-        "geometry": {"type": "Point", "coordinates": [doc["location"]["lon"], doc["location"]["lat"]]},
-        "properties": {"initiative_id": doc["initiative_id"], "kind": doc["kind"], "title": doc["title"],
-                       "town": doc["town"], "deadline": doc.get("deadline")},
-    }
-
-
-def feature_collection(docs: Iterable[Mapping]) -> dict:
-    return {"type": "FeatureCollection", "features": [to_feature(doc) for doc in docs]}

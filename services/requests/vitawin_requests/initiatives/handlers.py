@@ -13,8 +13,8 @@ from typing import Any, Callable, Mapping
 from vitawin_common.events import Event, new_event
 from vitawin_common.territory import Territory
 
-from vitawin_requests.initiatives.domain import (ConcurrentChange, Initiative, InitiativeConflict, Party,
-                                                 PublishInitiative)
+from vitawin_requests.initiatives.domain import Initiative, Party, PublishInitiative
+from vitawin_requests.initiatives.rules import ConcurrentChange, InitiativeConflict
 from vitawin_requests.moderation import AlreadyReported, Moderator, Report
 
 log = logging.getLogger(__name__)
