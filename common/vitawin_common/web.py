@@ -70,6 +70,13 @@ def error_response(status: int, message: str | None = None, errors=None) -> Resp
     return response
 
 
+def _transient(exc: Exception) -> bool:
+    """A MongoDB transaction that lost a write conflict (label TransientTransactionError): nothing
+    was written, the same request again will see the other writer's result."""
+    has_label = getattr(exc, "has_error_label", None)
+    return callable(has_label) and has_label("TransientTransactionError")
+
+
 def openapi_settings(title: str, description: str | None = None) -> dict:
     """The flask-smorest settings of every service API: OpenAPI 3.0.3 served at `/openapi.json`,
     where the gateway reads it to merge the documents. `app.config.update(openapi_settings(...))`."""
@@ -124,6 +131,9 @@ def init_app(app: Flask, service: str, ready: Callable[[], bool] = lambda: True,
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
+        if _transient(exc):  # two writers met on one document: the client may simply try again
+            log.info("write conflict answered with 409", extra={"error": type(exc).__name__})
+            return error_response(409, "Modifié en même temps par une autre demande : réessayez.")
         log.exception("unhandled error")
         return error_response(500)
 
