@@ -1,4 +1,4 @@
-"""SIGKILL of the matching worker in the middle of a stream of 200 requests: after a restart every
+"""SIGKILL of the matching worker in the middle of a stream of 100 requests: after a restart every
 expected proposal exists exactly once, and every party gets exactly one email per proposal."""
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from vitawin_common.contracts import load
 
 pytestmark = pytest.mark.integration
 
-REQUESTS = 200
+# Each volunteer gets one proposal per request: at most 100 a week (the pledge's weekly contact
+# cap, whose maximum is 100), hence 100 requests.
+REQUESTS = 100
 # A spot of Saint-Maur-des-Fossés that no other test uses: the volunteers' distance limit is 0.5 km.
 LAT, LON, TOWN = 48.7935, 2.4930, "94068"
 
@@ -30,6 +32,7 @@ def test_sigkill_of_the_matching_worker_mid_stream_loses_nothing_and_duplicates_
         answer = requests.post(f"{gateway}/api/v1/volunteers", json={
             "organisation_name": f"Imprimerie Saint-Maur {i}", "contact_email": email, "town": TOWN,
             "location": {"lat": LAT + i * 0.0005, "lon": LON}, "action_types": ["intervention"],
+            "actions": {"intervention": {"weekly_contact_cap": 100}},
             "max_distance_km": 0.5})
         assert answer.status_code == 201, answer.text
         volunteer_ids.append(answer.json()["volunteer_id"])

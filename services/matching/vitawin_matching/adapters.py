@@ -15,7 +15,8 @@ transient error (e.g. a write conflict on a request's slot counter) propagates: 
 retries the event from the same offset, which is safe for the same reason."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from dataclasses import asdict
+from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
 from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
@@ -25,19 +26,22 @@ from pymongo.errors import DuplicateKeyError
 from vitawin_common.outbox import Outbox
 from vitawin_common.uow import UnitOfWork
 
-from vitawin_matching.domain import (ACTIVE, CLOSED, OPEN, WITHDRAWN, BoundingBox, Location, Proposal, Request,
-                                    Volunteer, is_newer)
-from vitawin_matching.handlers import ProposalExists
+from vitawin_matching.domain import (ACTIVE, CLOSED, OPEN, WITHDRAWN, ActionOffer, BoundingBox, Location, Proposal,
+                                    Request, Volunteer, is_newer)
+from vitawin_matching.handlers import ConcurrentAnswer, ProposalExists
+from vitawin_matching.workflow import DEFAULT_ANSWER_DAYS, PENDING, ProposalState
 
 
 def ensure_indexes(db: Database, outbox: Outbox) -> None:
     db["volunteers"].create_index([("action_types", ASCENDING), ("location.lat", ASCENDING),
                                    ("location.lon", ASCENDING)])
+    db["volunteers"].create_index([("changed_at", ASCENDING)])
     db["requests"].create_index([("status", ASCENDING), ("action_type", ASCENDING),
                                  ("location.lat", ASCENDING), ("location.lon", ASCENDING)])
     db["proposals"].create_index([("request_id", ASCENDING), ("rank", ASCENDING)])
     db["proposals"].create_index([("volunteer_id", ASCENDING), ("created_at", DESCENDING)])
     db["proposals"].create_index([("created_at", DESCENDING)])
+    db["proposals"].create_index([("status", ASCENDING), ("deadline", ASCENDING)])
     outbox.ensure_indexes()
 
 
@@ -72,7 +76,28 @@ class MongoVolunteers:
                 "town": volunteer.town,
                 "location": {"lat": volunteer.location.lat, "lon": volunteer.location.lon},
                 "action_types": list(volunteer.action_types), "max_distance_km": volunteer.max_distance_km,
+                "actor_id": volunteer.actor_id,
+                "actions": {t: offer_plain(o) for t, o in volunteer.actions.items()},
                 "status": volunteer.status, "version": volunteer.version}
+
+    def get(self, volunteer_id: str) -> Volunteer | None:
+        doc = self.collection.find_one({"_id": volunteer_id})
+        return _volunteer(doc) if doc and "location" in doc else None
+
+    def changed_since(self, moment: datetime) -> list[tuple[str, int, Volunteer | None]]:
+        """(volunteer_id, version, Volunteer or None when no longer a candidate) of every volunteer
+        written at or after `moment`: what an in-memory index built earlier has to catch up with."""
+        found = []
+        for doc in self.collection.find({"changed_at": {"$gte": moment}}):
+            candidate = doc.get("status", ACTIVE) == ACTIVE and "location" in doc
+            found.append((doc["_id"], doc.get("version", 1), _volunteer(doc) if candidate else None))
+        return found
+
+    def all_active(self) -> Iterable[Volunteer]:
+        """Every active volunteer, for the start-up load of the in-memory index."""
+        for doc in self.collection.find({"status": {"$in": [ACTIVE, None]}}):
+            if "location" in doc:
+                yield _volunteer(doc)
 
     def _holds(self, volunteer: Volunteer) -> bool:
         """Whether the stored state is this very one: its version, and not withdrawn."""
@@ -81,7 +106,8 @@ class MongoVolunteers:
                 and doc.get("version", 1) == volunteer.version)
 
     def add(self, volunteer: Volunteer) -> bool:
-        doc = {**self._state(volunteer), "stored_at": datetime.now(timezone.utc)}
+        now = datetime.now(timezone.utc)
+        doc = {**self._state(volunteer), "stored_at": now, "changed_at": now}
         try:  # $setOnInsert: the first delivery writes, a replay changes nothing
             self.collection.update_one({"_id": volunteer.volunteer_id}, {"$setOnInsert": doc}, upsert=True)
         except DuplicateKeyError:
@@ -95,13 +121,14 @@ class MongoVolunteers:
         try:  # matches only an older, not withdrawn state; absent, the upsert inserts it
             self.collection.update_one(
                 {"_id": volunteer.volunteer_id, "status": {"$ne": WITHDRAWN}, "$or": older},
-                {"$set": {**self._state(volunteer), "updated_at": datetime.now(timezone.utc)}}, upsert=True)
+                {"$set": {**self._state(volunteer), "updated_at": datetime.now(timezone.utc),
+                          "changed_at": datetime.now(timezone.utc)}}, upsert=True)
         except DuplicateKeyError:
             pass  # present but newer, the same, or withdrawn: the upsert's insert collides, nothing changes
         return self._holds(volunteer)
 
     def withdraw(self, volunteer_id: str, version: int) -> None:
-        update = {"$set": {"status": WITHDRAWN}, "$max": {"version": version},
+        update = {"$set": {"status": WITHDRAWN, "changed_at": datetime.now(timezone.utc)}, "$max": {"version": version},
                   "$unset": {name: "" for name in self.PERSONAL_FIELDS},
                   "$setOnInsert": {"stored_at": datetime.now(timezone.utc)}}
         try:
@@ -112,11 +139,32 @@ class MongoVolunteers:
     def candidates(self, action_type: str, box: BoundingBox) -> list[Volunteer]:
         # The status is checked here, not in the query (see _lat_band): most volunteers are active.
         docs = self.collection.find({"action_types": action_type, **_lat_band(box)})
-        return [Volunteer(volunteer_id=d["_id"], organisation_name=d["organisation_name"],
-                          contact_email=d["contact_email"], town=d["town"], location=_location(d),
-                          action_types=tuple(d["action_types"]), max_distance_km=d["max_distance_km"],
-                          status=d.get("status", ACTIVE), version=d.get("version", 1))
-                for d in docs if d.get("status", ACTIVE) == ACTIVE and box.contains(_location(d))]
+        return [_volunteer(d) for d in docs if d.get("status", ACTIVE) == ACTIVE and box.contains(_location(d))]
+
+
+def offer_plain(offer: ActionOffer) -> dict:
+    """An offer as stored (BSON-friendly): the events' `actions` entry it came from."""
+    plain = {}
+    for name, value in asdict(offer).items():
+        if name in ("action_type",) or value is None:
+            continue
+        if name == "rome_jobs":
+            value = [{"code": job["code"], "label": job["label"]} for job in value]
+        elif name == "dates":
+            value = [day.isoformat() for day in value]
+        elif isinstance(value, tuple):
+            value = list(value)
+        plain[name] = value
+    return plain
+
+
+def _volunteer(d: dict) -> Volunteer:
+    actions = d.get("actions") or {}
+    return Volunteer(volunteer_id=d["_id"], organisation_name=d.get("organisation_name", ""),
+                     contact_email=d.get("contact_email", ""), town=d["town"], location=_location(d),
+                     action_types=tuple(d["action_types"]), max_distance_km=d["max_distance_km"],
+                     status=d.get("status", ACTIVE), version=d.get("version", 1), actor_id=d.get("actor_id"),
+                     actions={t: ActionOffer.from_settings(t, plain) for t, plain in actions.items()})
 
 
 def _request(doc: dict) -> Request:
@@ -233,18 +281,31 @@ class MongoRequests:
         found = []
         for action_type in action_types:  # one indexed query per type rather than a scanning $in
             for d in self.collection.find({"status": OPEN, "action_type": action_type, **_lat_band(box)}):
-                if d["proposal_count"] < k and not d.get("hidden") and box.contains(_location(d)):
+                slots = (d.get("professionals_wanted") or 1) + k - 1  # as Request.slots(extra=k - 1)
+                if d["proposal_count"] < slots and not d.get("hidden") and box.contains(_location(d)):
                     found.append(_request(d))
         return found
 
     def take_slot(self, request_id: str, k: int) -> int | None:
         """Atomic and inside the proposal's transaction: rolled back if the proposal is not made.
-        A request hidden since it was found gives no slot."""
+        A request hidden since it was found gives no slot. `proposal_count` counts the outstanding
+        proposals (pending or accepted: a decline or an expiry gives its slot back), `proposal_seq`
+        every proposal ever made, which gives the rank (never reused)."""
         doc = self.collection.find_one_and_update(
             {"_id": request_id, "status": OPEN, "hidden": {"$ne": True}, "proposal_count": {"$lt": k}},
-            {"$inc": {"proposal_count": 1}}, projection={"proposal_count": True},
+            {"$inc": {"proposal_count": 1, "proposal_seq": 1}}, projection={"proposal_count": True, "proposal_seq": True},
             return_document=ReturnDocument.AFTER, session=self.session)
-        return None if doc is None else doc["proposal_count"]
+        return None if doc is None else doc["proposal_seq"]
+
+    def release_slot(self, request_id: str) -> None:
+        """A proposal of the request was declined or expired: its slot is free again (inside the
+        transaction that records the answer)."""
+        self.collection.update_one({"_id": request_id, "proposal_count": {"$gt": 0}},
+                                   {"$inc": {"proposal_count": -1}}, session=self.session)
+
+    def get(self, request_id: str) -> Request | None:
+        doc = self.collection.find_one({"_id": request_id})
+        return _request(doc) if doc and "action_type" in doc else None
 
 
 def _proposal(doc: dict) -> Proposal:
@@ -264,14 +325,49 @@ class MongoProposals:
         doc = self.collection.find_one({"_id": proposal_id})
         return _proposal(doc) if doc else None
 
-    def add(self, proposal: Proposal) -> None:
+    def add(self, proposal: Proposal, state: ProposalState | None = None, **context) -> None:
+        """Insert the proposal with its workflow state (pending, deadline, version) and the context
+        its answers need (`context`: requester_kind, school_uai, volunteer_actor_id, period...)."""
         doc = {"_id": proposal.proposal_id, "request_id": proposal.request_id,
                "volunteer_id": proposal.volunteer_id, "action_type": proposal.action_type,
-               "distance_km": proposal.distance_km, "rank": proposal.rank, "created_at": proposal.created_at}
+               "distance_km": proposal.distance_km, "rank": proposal.rank, "created_at": proposal.created_at,
+               **context}
+        if state is not None:
+            doc.update(_state_fields(state))
         try:
             self.collection.insert_one(doc, session=self.session)
         except DuplicateKeyError as exc:
             raise ProposalExists(proposal.proposal_id) from exc
+
+    def load(self, proposal_id: str) -> tuple[ProposalState, dict] | None:
+        """The workflow state of a proposal and its stored document (context included), read in
+        the unit of work's transaction when there is one. A proposal stored before the workflow
+        existed reads as pending, answerable for DEFAULT_ANSWER_DAYS from its creation."""
+        doc = self.collection.find_one({"_id": proposal_id}, session=self.session)
+        if doc is None:
+            return None
+        created = _aware(doc["created_at"])
+        state = ProposalState(
+            proposal_id=doc["_id"], request_id=doc["request_id"], volunteer_id=doc["volunteer_id"],
+            requester_kind=doc.get("requester_kind", "school"), status=doc.get("status", PENDING),
+            created_at=created, deadline=_aware(doc.get("deadline") or created + timedelta(days=DEFAULT_ANSWER_DAYS)),
+            version=doc.get("version", 1), answered_at=_aware(doc.get("answered_at")),
+            closed_at=_aware(doc.get("closed_at")), declined_by=doc.get("declined_by"))
+        return state, doc
+
+    def save_state(self, state: ProposalState, expected_version: int) -> None:
+        """Write the new state over the version read (ConcurrentAnswer otherwise), inside the
+        transaction that publishes its event."""
+        version = {"$in": [1, None]} if expected_version == 1 else expected_version
+        result = self.collection.update_one({"_id": state.proposal_id, "version": version},
+                                            {"$set": _state_fields(state)}, session=self.session)
+        if result.matched_count != 1:
+            raise ConcurrentAnswer(state.proposal_id)
+
+    def due_for_expiry(self, now: datetime, limit: int = 500) -> list[str]:
+        """Pending proposals whose deadline has passed, oldest deadline first."""
+        cursor = self.collection.find({"status": PENDING, "deadline": {"$lte": now}}, {"_id": True})
+        return [doc["_id"] for doc in cursor.sort([("deadline", ASCENDING)]).limit(limit)]
 
     def list(self, request_id: str | None = None, volunteer_id: str | None = None,
              limit: int = 50) -> list[Proposal]:
@@ -279,6 +375,66 @@ class MongoProposals:
                  if value is not None}
         order = [("rank", ASCENDING)] if request_id else [("created_at", DESCENDING), ("_id", ASCENDING)]
         return [_proposal(d) for d in self.collection.find(query).sort(order).limit(limit)]
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """BSON dates come back naive, in UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
+
+
+def _state_fields(state: ProposalState) -> dict:
+    return {"status": state.status, "deadline": state.deadline, "version": state.version,
+            "requester_kind": state.requester_kind, "answered_at": state.answered_at,
+            "closed_at": state.closed_at, "declined_by": state.declined_by}
+
+
+class MongoUsage:
+    """Counters of what volunteers were asked and gave, one document per (volunteer, action,
+    bucket): `proposed:<ISO week>` (proposals made that week, for the weekly contact cap),
+    `accepted:<ISO week>` (internship placements that week) or `accepted:total` (apprenticeship
+    places, mentees), and `stats` (proposals received, answers given: the reactivity)."""
+
+    def __init__(self, db: Database):
+        self.collection = db["usage"]
+        self.session = None
+
+    @staticmethod
+    def key(volunteer_id: str, action_type: str, bucket: str) -> str:
+        return f"{volunteer_id}|{action_type}|{bucket}"
+
+    def counts(self, volunteer_id: str, action_type: str, buckets: Iterable[str]) -> dict[str, int]:
+        keys = {self.key(volunteer_id, action_type, b): b for b in buckets}
+        found = {keys[d["_id"]]: d.get("count", 0)
+                 for d in self.collection.find({"_id": {"$in": list(keys)}}, session=self.session)}
+        return {bucket: found.get(bucket, 0) for bucket in keys.values()}
+
+    def counts_many(self, volunteer_ids: Iterable[str], action_type: str,
+                    buckets: Iterable[str]) -> dict[str, dict[str, int]]:
+        """{volunteer_id: {bucket: count}} for the volunteers that have any, in one query."""
+        buckets = list(buckets)
+        keys = [self.key(v, action_type, b) for v in volunteer_ids for b in buckets]
+        found: dict[str, dict[str, int]] = {}
+        for doc in self.collection.find({"_id": {"$in": keys}}, session=self.session):
+            volunteer_id, _, bucket = doc["_id"].split("|", 2)
+            found.setdefault(volunteer_id, {})[bucket] = doc.get("count", 0)
+        return found
+
+    def take(self, volunteer_id: str, action_type: str, bucket: str, limit: int) -> bool:
+        """Add one to the bucket if it is below `limit`, atomically, inside the transaction. False
+        when the limit is reached: the transaction is then aborted by the server (a duplicate key
+        in a transaction ends it), so the caller abandons its unit of work."""
+        try:
+            self.collection.update_one({"_id": self.key(volunteer_id, action_type, bucket), "count": {"$lt": limit}},
+                                       {"$inc": {"count": 1}}, upsert=True, session=self.session)
+        except DuplicateKeyError:
+            return False  # present and at the limit: the upsert's insert collides
+        return True
+
+    def add(self, volunteer_id: str, action_type: str, bucket: str, amount: int = 1) -> None:
+        self.collection.update_one({"_id": self.key(volunteer_id, action_type, bucket)},
+                                   {"$inc": {"count": amount}}, upsert=True, session=self.session)
 
 
 class MongoUnitOfWork(UnitOfWork):
@@ -291,3 +447,4 @@ class MongoUnitOfWork(UnitOfWork):
         self.volunteers = MongoVolunteers(db)
         self.requests = self.attach(MongoRequests(db))
         self.proposals = self.attach(MongoProposals(db))
+        self.usage = self.attach(MongoUsage(db))

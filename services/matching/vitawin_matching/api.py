@@ -1,5 +1,9 @@
-"""Read-only HTTP API over the proposals. It shows ids, never contact data: the emails travel only
-on the internal `proposals` stream, to the notify service."""
+"""HTTP API over the proposals: read them (ids, state and deadline, never contact data: the
+e-mails travel only on the internal `proposals` stream, to the notify service), and answer them.
+The professional of the proposal (role professional, the token's actor_id = the organisation of
+the pledge) accepts or declines; for a pupil's request, the school's referent (role
+school_referent of that school) then confirms or declines. Anyone else: 404 (a proposal's
+existence is not shown to those it does not concern)."""
 from __future__ import annotations
 
 from typing import Callable, Protocol
@@ -9,10 +13,12 @@ from flask.views import MethodView
 from flask_smorest import Api, Blueprint, abort
 from marshmallow import Schema, fields, validate
 
-from vitawin_common import web
+from vitawin_common import identity, web
 
-from vitawin_matching import bootstrap
+from vitawin_matching import answers, bootstrap
 from vitawin_matching.domain import Proposal
+from vitawin_matching.handlers import ConcurrentAnswer
+from vitawin_matching.workflow import REQUESTER, STATUSES, VOLUNTEER, ProposalConflict
 
 MAX_LIMIT = 200
 
@@ -30,6 +36,15 @@ class ProposalSchema(Schema):
     distance_km = fields.Float()
     rank = fields.Integer()
     created_at = fields.DateTime()
+
+
+class ProposalStateSchema(Schema):
+    proposal_id = fields.String()
+    request_id = fields.String()
+    volunteer_id = fields.String()
+    status = fields.String(metadata={"description": "État : " + ", ".join(f"{k} ({v})" for k, v in STATUSES.items())})
+    deadline = fields.DateTime(metadata={"description": "Date limite de réponse du professionnel"})
+    version = fields.Integer()
 
 
 class ProposalQuerySchema(Schema):
@@ -64,19 +79,76 @@ class ProposalItem(MethodView):
         return proposal
 
 
+def _answer(proposal_id: str, accept: bool):
+    caller = identity.require_caller(["professional", "school_referent"])
+    deps = current_app.extensions["vitawin_matching"]
+    uow = deps["uow_factory"]()
+    loaded = uow.proposals.load(proposal_id)
+    side = _side(caller, loaded[1]) if loaded else None
+    if side is None:
+        abort(404, message="Proposition introuvable.")
+    try:
+        return answers.answer(uow, proposal_id, side, accept, offer_of=deps.get("offer_of"))
+    except answers.ProposalNotFound:
+        abort(404, message="Proposition introuvable.")
+    except ProposalConflict as exc:
+        abort(409, message=str(exc))
+    except ConcurrentAnswer:
+        abort(409, message="La proposition a changé entre-temps : rechargez-la et recommencez.")
+
+
+def _side(caller: identity.Caller, doc: dict) -> str | None:
+    """The side the caller answers for, or None when the proposal does not concern them."""
+    if caller.role == "professional" and caller.actor_id and caller.actor_id == doc.get("volunteer_actor_id"):
+        return VOLUNTEER
+    if caller.role == "school_referent" and caller.school_uai and caller.school_uai == doc.get("school_uai"):
+        return REQUESTER
+    return None
+
+
+@blp.route("/<string:proposal_id>/accept")
+class ProposalAccept(MethodView):
+    @blp.response(200, ProposalStateSchema)
+    @blp.alt_response(404, description="Proposition introuvable, ou qui ne vous concerne pas.")
+    @blp.alt_response(409, description="Déjà refusée ou expirée, ou capacité d'accueil atteinte.")
+    def post(self, proposal_id):
+        """Accepter une proposition
+
+        Le professionnel accepte ; pour la demande d'un élève, le référent de l'établissement
+        confirme ensuite (jusque-là, l'état est awaiting_confirmation). Accepter deux fois ne
+        change rien."""
+        return _answer(proposal_id, accept=True)
+
+
+@blp.route("/<string:proposal_id>/decline")
+class ProposalDecline(MethodView):
+    @blp.response(200, ProposalStateSchema)
+    @blp.alt_response(404, description="Proposition introuvable, ou qui ne vous concerne pas.")
+    @blp.alt_response(409, description="Déjà acceptée ou expirée.")
+    def post(self, proposal_id):
+        """Refuser une proposition
+
+        Le professionnel, ou le référent de l'établissement, refuse : un autre professionnel est
+        alors proposé pour la demande."""
+        return _answer(proposal_id, accept=False)
+
+
 def _queries() -> ProposalQueries:
     return current_app.extensions["vitawin_matching"]["proposals"]
 
 
-def create_app(proposals: ProposalQueries | None = None, ready: Callable[[], bool] | None = None) -> Flask:
+def create_app(proposals: ProposalQueries | None = None, ready: Callable[[], bool] | None = None,
+               uow_factory: Callable | None = None, offer_of: Callable | None = None) -> Flask:
     """Real dependencies unless given (tests pass fakes). Called in each gunicorn worker, after the fork."""
-    if proposals is None or ready is None:
+    if proposals is None or ready is None or uow_factory is None:
         config = bootstrap.settings()
         proposals = proposals or bootstrap.proposals(config)
         ready = ready or bootstrap.ready(config)
+        uow_factory = uow_factory or bootstrap.unit_of_work_factory(config)
+        offer_of = offer_of or bootstrap.offer_of(config)
     app = Flask(__name__)
     app.config.update(web.openapi_settings("Vitawin matching"))
-    app.extensions["vitawin_matching"] = {"proposals": proposals}
+    app.extensions["vitawin_matching"] = {"proposals": proposals, "uow_factory": uow_factory, "offer_of": offer_of}
     api = Api(app)
     api.register_blueprint(blp)
     return web.init_app(app, bootstrap.SERVICE, ready)

@@ -2,8 +2,11 @@
 process, when the worker or a gunicorn worker calls these functions."""
 from __future__ import annotations
 
+import logging
 import os
+from datetime import datetime, timezone
 from functools import partial
+from types import SimpleNamespace
 
 from vitawin_common import kafka, mongo
 from vitawin_common.config import Settings
@@ -12,13 +15,17 @@ from vitawin_common.contracts import load
 from vitawin_common.events import Event
 from vitawin_common.outbox import Outbox, OutboxRelay
 
-from vitawin_matching import handlers
-from vitawin_matching.adapters import MongoProposals, MongoUnitOfWork, ensure_indexes
+from vitawin_matching import answers, handlers
+from vitawin_matching.adapters import MongoProposals, MongoUnitOfWork, MongoVolunteers, ensure_indexes
+from vitawin_matching.index import VolunteerIndex
+from vitawin_matching.search import IndexFollower, Search
 from vitawin_matching.domain import DEFAULT_TOP_K
+
+log = logging.getLogger(__name__)
 
 SERVICE = "matching"
 GROUP_ID = "matching"
-CONSUMED_CHANNELS = ("volunteers", "requests")
+CONSUMED_CHANNELS = ("volunteers", "requests", "proposals")  # proposals: its own declines and expiries
 DEAD_LETTER_CHANNEL = "matchingDeadLetter"
 
 
@@ -39,13 +46,22 @@ def unit_of_work_factory(config: Settings):
     return lambda: MongoUnitOfWork(client, db, outbox)
 
 
-def consumer_loop(config: Settings, producer) -> ConsumerLoop:
+def volunteer_index(config: Settings) -> IndexFollower:
+    """The worker's in-memory index of active volunteers and what keeps it up to date (load() it
+    before consuming, run() it in the background)."""
+    return IndexFollower(VolunteerIndex(), MongoVolunteers(mongo.database(config)),
+                         interval_s=float(os.environ.get("MATCHING_INDEX_INTERVAL_S", "1")))
+
+
+def consumer_loop(config: Settings, producer, follower: IndexFollower | None = None) -> ConsumerLoop:
     contracts = load(config.contracts_dir)
     new_uow, k = unit_of_work_factory(config), top_k()
+    search = Search.from_env(index=follower.index if follower else None,
+                             fresh_since=follower.fresh_since if follower else (lambda: None))
 
     def with_new_uow(handler):
         def handle(event: Event) -> None:
-            handler(event, new_uow(), k=k)  # one unit of work per message
+            handler(event, new_uow(), k=k, search=search)  # one unit of work per message
         return handle
 
     return ConsumerLoop(
@@ -69,7 +85,29 @@ def event_handlers(wrap) -> dict:
             "fr.vitawin.request.updated.v1": wrap(handlers.on_request_updated),
             **{event_type: wrap(handlers.on_request_closed) for event_type in handlers.REQUEST_CLOSING_EVENTS},
             "fr.vitawin.request.hidden.v1": wrap(handlers.on_request_hidden),
-            "fr.vitawin.request.unhidden.v1": wrap(handlers.on_request_unhidden)}
+            "fr.vitawin.request.unhidden.v1": wrap(handlers.on_request_unhidden),
+            "fr.vitawin.proposal.declined.v1": wrap(handlers.on_proposal_freed),
+            "fr.vitawin.proposal.expired.v1": wrap(handlers.on_proposal_freed)}
+
+
+def expiry_timer(config: Settings, now=lambda: datetime.now(timezone.utc)):
+    """A background task: expire the unanswered proposals at start, then every
+    MATCHING_EXPIRY_INTERVAL_S seconds until `stop`; a failed round is logged and retried at the
+    next tick (expiring is idempotent)."""
+    new_uow = unit_of_work_factory(config)
+    interval = float(os.environ.get("MATCHING_EXPIRY_INTERVAL_S", "60"))
+
+    def expire_proposals(stop) -> None:
+        while True:
+            try:
+                expired = answers.expire_due(new_uow(), now())
+                if expired:
+                    log.info("proposals expired", extra={"count": expired})
+            except Exception:  # noqa: BLE001 - keep the timer alive
+                log.exception("proposal expiry round failed")
+            if stop.wait(interval):
+                return
+    return expire_proposals
 
 
 def outbox_relay(config: Settings, producer) -> OutboxRelay:
@@ -83,6 +121,18 @@ def prepare_database(config: Settings) -> None:
 
 def proposals(config: Settings) -> MongoProposals:
     return MongoProposals(mongo.database(config))
+
+
+def offer_of(config: Settings):
+    """offer_of(proposal document) -> the professional's offer for its action (its capacity), from
+    the volunteers read model; None when unknown (a placement then takes a capacity of 1)."""
+    db = mongo.database(config)
+
+    def find(doc: dict):
+        stored = db["volunteers"].find_one({"_id": doc["volunteer_id"]}, {"actions": True})
+        plain = ((stored or {}).get("actions") or {}).get(doc["action_type"])
+        return None if plain is None else SimpleNamespace(**plain)
+    return find
 
 
 def ready(config: Settings):

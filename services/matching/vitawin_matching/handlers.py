@@ -57,13 +57,18 @@ replay of the unhidden event finishes that search. Proposals made before the hid
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+import os
+from datetime import date, datetime, timezone
 from typing import Iterable, Protocol
 
 from vitawin_common.events import Event, new_event
 
 from vitawin_matching import domain
 from vitawin_matching.domain import Match, Proposal, Request, Volunteer
+from vitawin_matching.ranking import Ranked
+from vitawin_matching.rules import iso_week
+from vitawin_matching.search import DEFAULT_SEARCH, Candidate, Search, candidates_for, requests_for
+from vitawin_matching.workflow import DEFAULT_ANSWER_DAYS, ProposalState
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +79,11 @@ PROPOSALS_CHANNEL = "proposals"
 
 class ProposalExists(Exception):
     """The pair was already proposed (by an earlier delivery or by another worker)."""
+
+
+class ConcurrentAnswer(Exception):
+    """The proposal changed between its read and the write of an answer (another answer, or the
+    expiry): the caller tries again or reports a conflict."""
 
 
 # --- ports -------------------------------------------------------------------------------------
@@ -97,8 +107,8 @@ class Requests(Protocol):
     # unhide: unless newer stored; the stored request when it is now open, not hidden, at this version
     def unhide(self, request_id: str, version: int) -> Request | None: ...
     def open_candidates(self, action_types: Iterable[str], box: domain.BoundingBox,
-                        k: int) -> Iterable[Request]: ...  # open, not hidden, fewer than k proposals
-    def take_slot(self, request_id: str, k: int) -> int | None: ...  # new rank, or None when full or hidden
+                        k: int) -> Iterable[Request]: ...  # open, not hidden, not all slots taken (slots(extra=k - 1))
+    def take_slot(self, request_id: str, slots: int) -> int | None: ...  # new rank, or None when full or hidden
 
 
 class Proposals(Protocol):
@@ -120,13 +130,13 @@ class UnitOfWork(Protocol):
 
 
 # --- handlers ----------------------------------------------------------------------------------
-def on_volunteer_registered(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K) -> None:
+def on_volunteer_registered(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K, search: Search | None = None) -> None:
     volunteer = domain.Volunteer.from_event(event.data)
     if uow.volunteers.add(volunteer):  # store first, then search: see the module docstring
-        propose_to_open_requests(uow, volunteer, k)
+        propose_to_open_requests(uow, volunteer, k, search)
 
 
-def on_volunteer_updated(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K) -> None:
+def on_volunteer_updated(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K, search: Search | None = None) -> None:
     """The new state replaces the stored one if its version is newer. Still active, the volunteer
     may now suit open requests it did not (another place, another action, resumed...)."""
     volunteer = domain.Volunteer.from_event(event.data)
@@ -136,21 +146,21 @@ def on_volunteer_updated(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_
         return
     log.info("volunteer updated", extra={"volunteer_id": volunteer.volunteer_id, "version": volunteer.version,
                                          "status": volunteer.status})
-    propose_to_open_requests(uow, volunteer, k)
+    propose_to_open_requests(uow, volunteer, k, search)
 
 
-def on_volunteer_withdrawn(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K) -> None:
+def on_volunteer_withdrawn(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K, search: Search | None = None) -> None:
     """Never a candidate again. Proposals already made stay (their workflow is not matching's)."""
     uow.volunteers.withdraw(event.data["volunteer_id"], int(event.data["version"]))
     log.info("volunteer withdrawn", extra={"volunteer_id": event.data["volunteer_id"]})
 
 
-def propose_to_open_requests(uow: UnitOfWork, volunteer: Volunteer, k: int) -> None:
-    if not volunteer.is_candidate:
-        return
-    box = domain.bounding_box(volunteer.location, volunteer.max_distance_km)
-    for found in domain.nearest_requests(volunteer, uow.requests.open_candidates(volunteer.action_types, box, k)):
-        propose(uow, found, k)
+def propose_to_open_requests(uow: UnitOfWork, volunteer: Volunteer, k: int, search: Search | None = None) -> None:
+    """A new or changed pledge: propose it to the open requests it can serve, nearest first,
+    until its weekly contact cap stops it."""
+    for candidate in requests_for(uow, volunteer, k, search or DEFAULT_SEARCH):
+        if propose(uow, candidate, k, (search or DEFAULT_SEARCH).today()) == "capped":
+            break
 
 
 REQUEST_CLOSING_EVENTS = {"fr.vitawin.request.cancelled.v1": "cancelled",
@@ -158,17 +168,17 @@ REQUEST_CLOSING_EVENTS = {"fr.vitawin.request.cancelled.v1": "cancelled",
                           "fr.vitawin.request.expired.v1": "expired"}
 
 
-def on_request_created(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K) -> None:
+def on_request_created(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K, search: Search | None = None) -> None:
     """fr.vitawin.request.created.v1 or .v2: store the request, then search its volunteers."""
     request = domain.Request.from_event(event.data)
     if uow.requests.add(request):  # store first, then search: see the module docstring
-        propose_volunteers(uow, request, k)
+        propose_volunteers(uow, request, k, search)
     else:
         log.info("request created but not held open: no search",
                  extra={"request_id": request.request_id, "version": request.version})
 
 
-def on_request_updated(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K) -> None:
+def on_request_updated(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K, search: Search | None = None) -> None:
     """The new state replaces the stored one if its version is newer. Still open, the request may
     now suit volunteers it did not (another place, a longer distance, another action...)."""
     request = domain.Request.from_event(event.data)
@@ -179,10 +189,10 @@ def on_request_updated(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TO
         return
     log.info("request updated", extra={"request_id": request.request_id, "version": request.version,
                                        "status": request.status})
-    propose_volunteers(uow, request, k)
+    propose_volunteers(uow, request, k, search)
 
 
-def on_request_closed(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K) -> None:
+def on_request_closed(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K, search: Search | None = None) -> None:
     """fr.vitawin.request.cancelled.v1, fulfilled.v1 or expired.v1: no new proposal for the request.
     Proposals already made stay (their workflow is not matching's)."""
     request_status = REQUEST_CLOSING_EVENTS[event.type]
@@ -191,7 +201,7 @@ def on_request_closed(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP
                                       "version": int(event.data["version"])})
 
 
-def on_request_hidden(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K) -> None:
+def on_request_hidden(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K, search: Search | None = None) -> None:
     """fr.vitawin.request.hidden.v1: no new proposal for the request while it is hidden, whatever its
     status. Proposals already made stay."""
     request_id, version = event.data["request_id"], int(event.data["version"])
@@ -199,7 +209,7 @@ def on_request_hidden(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP
     log.info("request hidden", extra={"request_id": request_id, "version": version})
 
 
-def on_request_unhidden(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K) -> None:
+def on_request_unhidden(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K, search: Search | None = None) -> None:
     """fr.vitawin.request.unhidden.v1: a candidate again if its status is still open or
     partly_matched, and then searched again."""
     request_id, version = event.data["request_id"], int(event.data["version"])
@@ -209,44 +219,83 @@ def on_request_unhidden(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_T
                                                                               "version": version})
         return
     log.info("request shown again", extra={"request_id": request_id, "version": version})
-    propose_volunteers(uow, request, k)
+    propose_volunteers(uow, request, k, search)
 
 
-def propose_volunteers(uow: UnitOfWork, request: Request, k: int) -> None:
-    if not request.is_open:
+def on_proposal_freed(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K, search: Search | None = None) -> None:
+    """fr.vitawin.proposal.declined.v1 or expired.v1 (matching's own): the answer gave the
+    request's slot back, so the next candidate is proposed (the volunteers already proposed are
+    skipped: their proposal ids exist). A replay finds the slot taken again and does nothing."""
+    request = uow.requests.get(event.data["request_id"])
+    if request is None:
         return
-    box = domain.bounding_box(request.location, request.max_distance_km)
-    for found in domain.nearest_volunteers(request, uow.volunteers.candidates(request.action_type, box)):
-        if propose(uow, found, k) == "full":
+    log.info("proposal freed a slot: searching the next candidate",
+             extra={"proposal_id": event.data["proposal_id"], "request_id": request.request_id})
+    propose_volunteers(uow, request, k, search)
+
+
+def propose_volunteers(uow: UnitOfWork, request: Request, k: int, search: Search | None = None) -> None:
+    """Propose the best eligible volunteers to `request` until its slots are taken
+    (professionals_wanted + k - 1 outstanding proposals; k for a request without that number)."""
+    search = search or DEFAULT_SEARCH
+    today = search.today()
+    for candidate in candidates_for(uow, request, search):
+        if propose(uow, candidate, k, today) == "full":
             break
 
 
-def propose(uow: UnitOfWork, found: Match, k: int) -> str:
-    """Propose the pair once: "created", "exists" or "full" (the request has its k proposals)."""
-    pid = domain.proposal_id(found.request.request_id, found.volunteer.volunteer_id)
+def propose(uow: UnitOfWork, found: Candidate, k: int, today: date) -> str:
+    """Propose the pair once: "created", "exists", "full" (the request has all its slots taken)
+    or "capped" (the volunteer reached its weekly contact cap for this action). The slot and the
+    weekly contact are taken in the proposal's transaction: two workers can exceed neither."""
+    request, volunteer = found.request, found.volunteer
+    pid = domain.proposal_id(request.request_id, volunteer.volunteer_id)
     if uow.proposals.get(pid) is not None:
         return "exists"  # cheap check first; the keyed insert below is what guarantees it
+    offer = volunteer.offer(request.action_type)
     try:
         with uow:
-            rank = uow.requests.take_slot(found.request.request_id, k)
+            rank = uow.requests.take_slot(request.request_id, request.slots(extra=k - 1))
             if rank is None:
                 return "full"  # nothing written: leaving without commit() rolls back
-            proposal = Proposal(proposal_id=pid, request_id=found.request.request_id,
-                                volunteer_id=found.volunteer.volunteer_id,
-                                action_type=found.request.action_type,
-                                distance_km=round(found.distance_km, 1), rank=rank,
-                                created_at=datetime.now(timezone.utc))
-            uow.proposals.add(proposal)  # a duplicate aborts the transaction, slot included
-            uow.publish(proposal_event(proposal, found), PROPOSALS_CHANNEL)
+            if not uow.usage.take(volunteer.volunteer_id, request.action_type, f"proposed:{iso_week(today)}",
+                                  offer.weekly_contact_cap):
+                return "capped"  # the transaction is lost: nothing written
+            now = datetime.now(timezone.utc)
+            proposal = Proposal(proposal_id=pid, request_id=request.request_id, volunteer_id=volunteer.volunteer_id,
+                                action_type=request.action_type, distance_km=round(found.distance_km, 1), rank=rank,
+                                created_at=now)
+            state = ProposalState.new(pid, proposal.request_id, proposal.volunteer_id, request.requester_kind, now,
+                                      answer_days())
+            # a duplicate aborts the transaction, slot included
+            uow.proposals.add(proposal, state, score=found.ranked.score, reasons=list(found.ranked.reasons),
+                              **answer_context(found.as_match()))
+            uow.usage.add(volunteer.volunteer_id, request.action_type, "stats:received")
+            uow.publish(proposal_event(proposal, found.as_match(), found.ranked), PROPOSALS_CHANNEL)
             uow.commit()
     except ProposalExists:
         return "exists"
     log.info("proposal created", extra={"proposal_id": pid, "request_id": proposal.request_id,
-                                        "volunteer_id": proposal.volunteer_id, "rank": rank})
+                                        "volunteer_id": proposal.volunteer_id, "rank": rank,
+                                        "score": round(found.ranked.score, 3)})
     return "created"
 
 
-def proposal_event(proposal: Proposal, found: Match) -> Event:
+def answer_days() -> int:
+    """Days a professional has to answer a proposal (MATCHING_ANSWER_DAYS, 7 by default)."""
+    return int(os.environ.get("MATCHING_ANSWER_DAYS", DEFAULT_ANSWER_DAYS))
+
+
+def answer_context(found: Match) -> dict:
+    """What the answers to a proposal need, stored with it: who may answer (the professional's
+    organisation, the school) and what a placement takes (the weeks of an internship)."""
+    request, volunteer = found.request, found.volunteer
+    return {"requester_kind": request.requester_kind, "school_uai": getattr(request, "school_uai", None),
+            "volunteer_actor_id": getattr(volunteer, "actor_id", None),
+            "period": list(getattr(request, "period", None) or ())}
+
+
+def proposal_event(proposal: Proposal, found: Match, ranked: Ranked | None = None) -> Event:
     data = {
         "proposal_id": proposal.proposal_id,
         "request_id": proposal.request_id,
@@ -261,5 +310,8 @@ def proposal_event(proposal: Proposal, found: Match) -> Event:
     }
     if found.request.contact_email is not None:  # a pupil's request has none: the key is left out
         data["request"]["contact_email"] = found.request.contact_email
+    if ranked is not None:
+        data["score"] = round(ranked.score, 4)
+        data["reasons"] = list(ranked.reasons)
     return new_event(PROPOSAL_CREATED, SOURCE, proposal.proposal_id, data,
                      id=domain.proposal_event_id(proposal.proposal_id))

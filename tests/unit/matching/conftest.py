@@ -8,6 +8,7 @@ event against its contract."""
 from __future__ import annotations
 
 import copy
+from datetime import datetime, timezone
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from vitawin_common.events import Event, new_event
 from vitawin_common.territory import Location
 
 from vitawin_matching.domain import CLOSED, OPEN, WITHDRAWN, Proposal, Volunteer, is_newer
-from vitawin_matching.handlers import ProposalExists
+from vitawin_matching.handlers import ConcurrentAnswer, ProposalExists
+from vitawin_matching.workflow import PENDING, ProposalState
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[3] / "contracts"
 
@@ -29,6 +31,9 @@ class FakeDatabase:
     requests: dict[str, dict] = field(default_factory=dict)  # see FakeRequests
     proposals: dict[str, Proposal] = field(default_factory=dict)
     outbox: list[tuple[Event, str]] = field(default_factory=list)
+    proposal_docs: dict[str, dict] = field(default_factory=dict)  # workflow state and context
+    usage: dict[tuple, int] = field(default_factory=dict)  # (volunteer, action, bucket) -> count
+    volunteer_changes: dict[str, datetime] = field(default_factory=dict)  # as MongoVolunteers' changed_at
 
 
 class FakeVolunteers:
@@ -39,15 +44,32 @@ class FakeVolunteers:
         stored = self.db.volunteers.get(volunteer.volunteer_id)
         return stored is not None and stored.status != WITHDRAWN and stored.version == volunteer.version
 
+    def _changed(self, volunteer_id):
+        self.db.volunteer_changes[volunteer_id] = datetime.now(timezone.utc)
+
     def add(self, volunteer):
-        self.db.volunteers.setdefault(volunteer.volunteer_id, volunteer)
+        if volunteer.volunteer_id not in self.db.volunteers:
+            self.db.volunteers[volunteer.volunteer_id] = volunteer
+            self._changed(volunteer.volunteer_id)
         return self._holds(volunteer)
 
     def replace(self, volunteer):
         stored = self.db.volunteers.get(volunteer.volunteer_id)
         if stored is None or (stored.status != WITHDRAWN and is_newer(volunteer.version, stored.version)):
             self.db.volunteers[volunteer.volunteer_id] = volunteer
+            self._changed(volunteer.volunteer_id)
         return self._holds(volunteer)
+
+    def get(self, volunteer_id):
+        return self.db.volunteers.get(volunteer_id)
+
+    def changed_since(self, moment):
+        return [(vid, self.db.volunteers[vid].version,
+                 self.db.volunteers[vid] if self.db.volunteers[vid].is_candidate else None)
+                for vid, at in self.db.volunteer_changes.items() if at >= moment]
+
+    def all_active(self):
+        return [v for v in self.db.volunteers.values() if v.is_candidate]
 
     def withdraw(self, volunteer_id, version):
         stored = self.db.volunteers.get(volunteer_id)
@@ -55,6 +77,7 @@ class FakeVolunteers:
             stored = Volunteer(volunteer_id, "", "", "", Location(0.0, 0.0), (), 0.0, WITHDRAWN, version)
         self.db.volunteers[volunteer_id] = replace(stored, status=WITHDRAWN, version=max(version, stored.version),
                                                    organisation_name="", contact_email="")  # purged, as the adapter
+        self._changed(volunteer_id)
 
     def candidates(self, action_type, box):
         return [v for v in self.db.volunteers.values()
@@ -127,7 +150,8 @@ class FakeRequests:
 
     def open_candidates(self, action_types, box, k):
         return [row["request"] for row in self.db.requests.values()
-                if row["status"] == OPEN and not row.get("hidden") and row["proposal_count"] < k
+                if row["status"] == OPEN and not row.get("hidden")
+                and row["proposal_count"] < row["request"].slots(extra=k - 1)
                 and row["request"].action_type in action_types and box.contains(row["request"].location)]
 
     def take_slot(self, request_id, k):
@@ -135,7 +159,17 @@ class FakeRequests:
         if row is None or row["status"] != OPEN or row.get("hidden") or row["proposal_count"] >= k:
             return None
         row["proposal_count"] += 1
-        return row["proposal_count"]
+        row["proposal_seq"] = row.get("proposal_seq", 0) + 1
+        return row["proposal_seq"]
+
+    def release_slot(self, request_id):
+        row = self.db.requests.get(request_id)
+        if row is not None and row["proposal_count"] > 0:
+            row["proposal_count"] -= 1
+
+    def get(self, request_id):
+        row = self.db.requests.get(request_id)
+        return row.get("request") if row else None
 
 
 class FakeProposals:
@@ -145,15 +179,67 @@ class FakeProposals:
     def get(self, proposal_id):
         return self.db.proposals.get(proposal_id)
 
-    def add(self, proposal):
+    def add(self, proposal, state=None, **context):
         if proposal.proposal_id in self.db.proposals:
             raise ProposalExists(proposal.proposal_id)
         self.db.proposals[proposal.proposal_id] = proposal
+        self.db.proposal_docs[proposal.proposal_id] = {
+            "request_id": proposal.request_id, "volunteer_id": proposal.volunteer_id,
+            "action_type": proposal.action_type, **context,
+            "state": state or ProposalState.new(proposal.proposal_id, proposal.request_id, proposal.volunteer_id,
+                                                context.get("requester_kind", "school"), proposal.created_at)}
+
+    def load(self, proposal_id):
+        doc = self.db.proposal_docs.get(proposal_id)
+        if doc is None:
+            return None
+        return doc["state"], {"_id": proposal_id, **{k: v for k, v in doc.items() if k != "state"}}
+
+    def save_state(self, state, expected_version):
+        doc = self.db.proposal_docs.get(state.proposal_id)
+        if doc is None or doc["state"].version != expected_version:
+            raise ConcurrentAnswer(state.proposal_id)
+        doc["state"] = state
+
+    def due_for_expiry(self, now, limit=500):
+        due = [(doc["state"].deadline, pid) for pid, doc in self.db.proposal_docs.items()
+               if doc["state"].status == PENDING and doc["state"].deadline <= now]
+        return [pid for _, pid in sorted(due)][:limit]
 
     def list(self, request_id=None, volunteer_id=None, limit=50):
         found = [p for p in self.db.proposals.values()
                  if request_id in (None, p.request_id) and volunteer_id in (None, p.volunteer_id)]
         return sorted(found, key=lambda p: (p.request_id, p.rank))[:limit]
+
+
+class FakeUsage:
+    """MongoUsage's counters: take refuses at the limit (and, like the server, the transaction is
+    then lost: the caller leaves without commit)."""
+
+    def __init__(self, db: FakeDatabase):
+        self.db = db
+
+    def counts(self, volunteer_id, action_type, buckets):
+        return {b: self.db.usage.get((volunteer_id, action_type, b), 0) for b in buckets}
+
+    def counts_many(self, volunteer_ids, action_type, buckets):
+        found = {}
+        for volunteer_id in volunteer_ids:
+            for bucket in buckets:
+                if (volunteer_id, action_type, bucket) in self.db.usage:
+                    found.setdefault(volunteer_id, {})[bucket] = self.db.usage[(volunteer_id, action_type, bucket)]
+        return found
+
+    def take(self, volunteer_id, action_type, bucket, limit):
+        key = (volunteer_id, action_type, bucket)
+        if self.db.usage.get(key, 0) >= limit:
+            return False
+        self.db.usage[key] = self.db.usage.get(key, 0) + 1
+        return True
+
+    def add(self, volunteer_id, action_type, bucket, amount=1):
+        key = (volunteer_id, action_type, bucket)
+        self.db.usage[key] = self.db.usage.get(key, 0) + amount
 
 
 class FakeUnitOfWork:
@@ -165,17 +251,20 @@ class FakeUnitOfWork:
         self.volunteers = FakeVolunteers(db)
         self.requests = FakeRequests(db)
         self.proposals = FakeProposals(db)
+        self.usage = FakeUsage(db)
         self.contracts = load(CONTRACTS_DIR)
 
     def __enter__(self):
         assert not self.in_transaction, "transactions do not nest"
-        self._saved = copy.deepcopy((self.db.requests, self.db.proposals, self.db.outbox))
+        self._saved = copy.deepcopy((self.db.requests, self.db.proposals, self.db.outbox, self.db.proposal_docs,
+                                     self.db.usage))
         self.in_transaction = True
         return self
 
     def __exit__(self, *exc_info):
         if self.in_transaction:  # not committed: roll back
-            self.db.requests, self.db.proposals, self.db.outbox = self._saved
+            (self.db.requests, self.db.proposals, self.db.outbox, self.db.proposal_docs,
+             self.db.usage) = self._saved
         self.in_transaction = False
 
     def commit(self):

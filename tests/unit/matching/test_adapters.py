@@ -112,7 +112,7 @@ def test_a_withdrawal_that_comes_first_stores_no_personal_data_and_a_late_regist
     repository.withdraw("vol-a", 2)
     assert not repository.add(VOLUNTEER)  # withdrawn first: the registered event is not held
     stored = repository.collection.docs["vol-a"]
-    assert set(stored) == {"_id", "status", "version", "stored_at"}
+    assert set(stored) == {"_id", "status", "version", "stored_at", "changed_at"}
     assert (stored["status"], stored["version"]) == ("withdrawn", 2)
 
 

@@ -172,7 +172,9 @@ def test_proposal_event_follows_the_contract(db, uow, events, contracts):
                       "town": "94080"},
         "request": {"requester_kind": "pupil", "contact_email": "referent-req-1@college.example.fr",
                     "town": "94033"},
+        "score": event.data["score"], "reasons": ["à 2,3 km"],
     }
+    assert 0 < event.data["score"] <= 1
 
 
 def test_proposal_keeps_ids_and_no_contact_data(db, uow, events):
