@@ -120,4 +120,3 @@ def test_a_service_without_a_public_key_refuses_every_token(issuer):
     app = web.init_app(app, "tests", configure_logging=False)
     answer = app.test_client().get("/who", headers={"Authorization": f"Bearer {issuer.issue('acc-1', 'pupil')}"})
     assert answer.status_code == 401
-
