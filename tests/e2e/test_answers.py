@@ -54,6 +54,8 @@ def test_a_decline_brings_the_next_candidate_and_an_acceptance_fulfils_the_reque
     # Three proposals at a time (MATCHING_TOP_K): the three nearest.
     listed = eventually(lambda: proposals() if len(proposals()) == 3 else None, message="three proposals")
     first, second, third = sorted(listed, key=lambda p: p["rank"])
+    assert all(0 < p["score"] <= 1 and p["reasons"][0].startswith("à ") for p in listed), listed
+    assert [p["status"] for p in listed] == ["pending"] * 3
     pro_of = lambda p: bearer(env, "professional", actor_id=pros[p["volunteer_id"]])  # noqa: E731
 
     # A stranger cannot tell the proposal exists; its professional declines it.

@@ -311,7 +311,8 @@ class MongoRequests:
 def _proposal(doc: dict) -> Proposal:
     return Proposal(proposal_id=doc["_id"], request_id=doc["request_id"], volunteer_id=doc["volunteer_id"],
                     action_type=doc["action_type"], distance_km=doc["distance_km"], rank=doc["rank"],
-                    created_at=doc["created_at"])
+                    created_at=doc["created_at"], score=doc.get("score"), reasons=tuple(doc.get("reasons") or ()),
+                    status=doc.get("status", PENDING), deadline=_aware(doc.get("deadline")))
 
 
 class MongoProposals:

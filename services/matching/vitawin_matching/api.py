@@ -36,6 +36,11 @@ class ProposalSchema(Schema):
     distance_km = fields.Float()
     rank = fields.Integer()
     created_at = fields.DateTime()
+    score = fields.Float(allow_none=True, metadata={"description": "Adéquation, de 0 à 1 (1 : la meilleure)"})
+    reasons = fields.List(fields.String(), metadata={"description": "Raisons de la proposition, en français",
+                                                     "example": ["à 1,2 km", "métier : Boulanger / Boulangère (D1102)"]})
+    status = fields.String(metadata={"description": "État de la proposition"})
+    deadline = fields.DateTime(allow_none=True, metadata={"description": "Date limite de réponse du professionnel"})
 
 
 class ProposalStateSchema(Schema):

@@ -302,6 +302,10 @@ class Proposal:
     distance_km: float
     rank: int
     created_at: datetime
+    score: float | None = None  # ranking, absent on proposals made before it existed
+    reasons: tuple[str, ...] = ()  # French
+    status: str = "pending"  # vitawin_matching.workflow
+    deadline: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,8 @@ def test_get_returns_the_proposal_without_contact_data(client):
     assert response.status_code == 200
     assert response.json == {"proposal_id": "prop-2", "request_id": "req-1", "volunteer_id": "vol-b",
                              "action_type": "testimony", "distance_km": 3.4, "rank": 2,
-                             "created_at": "2026-11-27T09:30:00+00:00"}
+                             "created_at": "2026-11-27T09:30:00+00:00", "score": None, "reasons": [],
+                             "status": "pending", "deadline": None}
     assert "contact_email" not in response.get_data(as_text=True)
 
 
