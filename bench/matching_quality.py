@@ -1,7 +1,9 @@
 """Quality of matching against the optimal assignment (issue 5, "Benchmarks", "Quality").
 
     .venv/bin/python bench/matching_quality.py [--actors 60000] [--requests 3000] [--seed 1]
-                                               [--pool 100] [--k 3] [--networkx auto|yes|no]
+                                               [--k 3] [--search-pool 50] [--pool 100]
+                                               [--internship-pool 1000]
+                                               [--networkx auto|yes|no] [--no-validate]
 
 One generated instance of the territory Paris Est Marne et Bois (towns and centres from
 territories/paris-est-marne-et-bois.json), matched twice:
@@ -24,8 +26,9 @@ territories/paris-est-marne-et-bois.json), matched twice:
   usage rules are the flow's capacities). Maximum flow first (an LP), then minimum cost at that
   flow (a second LP with the flow fixed), both with scipy's HiGHS: the constraint matrix is a
   network matrix, so the simplex vertex is integral (checked). Each request's arcs are its
-  --pool nearest eligible located offers plus --pool eligible remote ones (the full bipartite
-  graph has millions of arcs; the number of requests whose pool was cut is printed). With
+  --pool (internships: --internship-pool, where capacity binds) nearest eligible located offers
+  plus as many eligible remote ones (the full bipartite graph has millions of arcs; the number of
+  requests whose pool was cut is printed: a cut pool can only make the optimum look worse). With
   --networkx (default: when the graph has at most 60,000 arcs), networkx.max_flow_min_cost
   solves the same graph too, as a cross-check.
 
@@ -33,6 +36,11 @@ Every accepted pair of the online run (and every proposal) is checked again with
 vitawin_matching.rules.check, with a Usage rebuilt from the run's own log (accepted placements
 before the acceptance, proposals of that week before the proposal, the request's outstanding
 proposals): the violations are counted per rule (target: 0).
+
+Online, `Search.pool` (--search-pool, MATCHING_POOL, 50 by default) is the service's own
+candidate pool: the nearest offers that pass the rules without counters, before the counters
+(capacity, weekly cap) are read. Ranking weights come from MATCHING_WEIGHT_* as in the service
+(e.g. MATCHING_WEIGHT_ROME=0 ... to rank on distance alone).
 
 The instance (seeded): --actors actors, 30 % of them pledge. Volunteers at a town centre of the
 territory (weighted by population) plus a Gaussian offset (sigma about 1.1 km); 1 to 3 action
@@ -314,7 +322,7 @@ class BenchUnitOfWork(FakeUnitOfWork):
         self.in_transaction = False
 
 
-def run_online(volunteer_data, registered_at, request_items, k):
+def run_online(volunteer_data, registered_at, request_items, k, search_pool=50):
     db = FakeDatabase()
     db.usage = JournaledDict()
     uow = BenchUnitOfWork(db)
@@ -322,7 +330,7 @@ def run_online(volunteer_data, registered_at, request_items, k):
     index = VolunteerIndex()
     follower = IndexFollower(index, FakeVolunteers(db), margin_s=0.0)
     search = Search(index=index, today=lambda: clock["today"], fresh_since=follower.fresh_since,
-                    weights=RankingWeights.from_env(os.environ))
+                    weights=RankingWeights.from_env(os.environ), pool=search_pool)
     t0 = time.perf_counter()
     for data in volunteer_data:
         event = new_event("fr.vitawin.volunteer.registered.v1", "/vitawin/actors", data["volunteer_id"], data)
@@ -430,10 +438,10 @@ def recheck(online, volunteers, requests, k):
 
 
 # --- optimum: min-cost flow ------------------------------------------------------------------------
-def build_graph(volunteers, requests, created_day, index, pool):
+def build_graph(volunteers, requests, created_day, index, pool, internship_pool):
     """Arcs (request, volunteer node, cost in metres) and the volunteer nodes' capacities."""
     arcs, node_cap, node_of = [], [], {}
-    cut = 0
+    cut = Counter()
     remote_by_action = {a: [(vid, v) for vid, v in index.remote(a)] for a in ACTION_WEIGHTS}
     for rid, request in requests.items():
         day = created_day[rid]
@@ -441,16 +449,17 @@ def build_graph(volunteers, requests, created_day, index, pool):
 
         def eligible(volunteer_id, distance, volunteer, request=request, day=day):
             return not rules.check(request, volunteer, rules.Usage(), day, distance=distance)
+        limit = internship_pool if request.action_type == INTERNSHIP else pool
         found = [(vid, d, v) for vid, d, v in index.nearest(request.action_type, request.location.lat,
                                                               request.location.lon, request.max_distance_km,
-                                                              pool, accept=eligible)]
-        if len(found) >= pool:
-            cut += 1
+                                                              limit, accept=eligible)]
+        if len(found) >= limit:
+            cut[request.action_type == INTERNSHIP] += 1
         if rules.kind_of(request) in REMOTE_OK:
             remote = 0
             for vid, v in remote_by_action[request.action_type]:
-                if remote >= pool:
-                    cut += 1
+                if remote >= limit:
+                    cut[request.action_type == INTERNSHIP] += 1
                     break
                 if eligible(vid, None, v):
                     found.append((vid, distance_km(request.location, v.location), v))
@@ -559,7 +568,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--k", type=int, default=K_DEFAULT, help="handlers' k (slots = wanted + k - 1)")
+    parser.add_argument("--search-pool", type=int, default=50,
+                        help="online: Search.pool, the candidates ranked per request (MATCHING_POOL, 50)")
     parser.add_argument("--pool", type=int, default=100, help="optimum: eligible offers kept per request")
+    parser.add_argument("--internship-pool", type=int, default=1000,
+                        help="optimum: eligible offers kept per internship request (capacity binds there)")
     parser.add_argument("--networkx", choices=("auto", "yes", "no"), default="auto",
                         help="cross-check the optimum with networkx.max_flow_min_cost (auto: <= 60,000 arcs)")
     parser.add_argument("--no-validate", action="store_true", help="skip the contract validation of the events")
@@ -568,7 +581,7 @@ def main() -> None:
     print(f"# Matching quality — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
     print(f"Machine: {machine()}")
     print(f"Parameters: --actors {args.actors} --requests {args.requests} --seed {args.seed} --k {args.k} "
-          f"--pool {args.pool}; ranking weights {RankingWeights.from_env(os.environ)} (MATCHING_WEIGHT_*)")
+          f"--pool {args.pool} --internship-pool {args.internship_pool} --search-pool {args.search_pool}; ranking weights {RankingWeights.from_env(os.environ)} (MATCHING_WEIGHT_*)")
 
     territory = load_territory(TERRITORY_FILE)
     t0 = time.perf_counter()
@@ -592,7 +605,7 @@ def main() -> None:
           f"events {'validated against' if not args.no_validate else 'not validated against'} their contracts; "
           f"generated in {t_generate:.1f} s")
 
-    online = run_online(volunteer_data, registered_at, request_items, args.k)
+    online = run_online(volunteer_data, registered_at, request_items, args.k, args.search_pool)
     bad_proposals, bad_accepts, online_pairs = recheck(online, volunteers, requests, args.k)
     received = Counter(p.volunteer_id for p in online.proposals.values())
     on = figures(online_pairs, requests, volunteers, received)
@@ -607,7 +620,8 @@ def main() -> None:
           f"{cap_full} (volunteer, action, week) weekly caps reached")
 
     t0 = time.perf_counter()
-    arcs, node_cap, node_of, cut = build_graph(volunteers, requests, created_day, online.index, args.pool)
+    arcs, node_cap, node_of, cut = build_graph(volunteers, requests, created_day, online.index, args.pool,
+                                                args.internship_pool)
     t_graph = time.perf_counter() - t0
     t0 = time.perf_counter()
     flow, cost, chosen, fractional = solve_lp(arcs, node_cap, requests)
@@ -616,7 +630,8 @@ def main() -> None:
     opt_pairs = [(arcs[j][0], key_of[arcs[j][1]][1], arcs[j][2] / 1000) for j in chosen]
     opt = figures(opt_pairs, requests, volunteers, Counter(vid for _, vid, _ in opt_pairs))
     print(f"Optimum: {len(arcs)} arcs, {len(node_cap)} volunteer nodes, {len(requests)} requests "
-          f"({cut} request pools cut at --pool {args.pool}); flow {flow}, cost {cost / 1000:.1f} km; "
+          f"(pools cut: {cut[False]} other requests at --pool {args.pool}, {cut[True]} internship requests at "
+          f"--internship-pool {args.internship_pool}); flow {flow}, cost {cost / 1000:.1f} km; "
           f"largest distance of the LP solution from an integer: {fractional:.1e}; "
           f"graph {t_graph:.1f} s, two LPs {t_lp:.1f} s (scipy HiGHS dual simplex)")
     use_nx = args.networkx == "yes" or (args.networkx == "auto" and len(arcs) <= 60000)
