@@ -239,7 +239,7 @@ def propose_volunteers(uow: UnitOfWork, request: Request, k: int, search: Search
     (professionals_wanted + k - 1 outstanding proposals; k for a request without that number)."""
     search = search or DEFAULT_SEARCH
     today = search.today()
-    for candidate in candidates_for(uow, request, search):
+    for candidate in candidates_for(uow, request, search, needed=request.slots(extra=k - 1)):
         if propose(uow, candidate, k, today) == "full":
             break
 

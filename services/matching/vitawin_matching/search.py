@@ -93,8 +93,11 @@ def usage_of(counts: dict[str, int], today: date) -> tuple[rules.Usage, Voluntee
     return usage, stats
 
 
-def _volunteer_pool(uow, request: Request, search: Search) -> dict[str, Volunteer]:
+def _volunteer_pool(uow, request: Request, search: Search, size: int) -> tuple[dict[str, Volunteer], bool]:
+    """The candidates to evaluate, and whether there may be more beyond `size` (the index gave a
+    full batch of near or remote offers)."""
     pool: dict[str, Volunteer] = {}
+    more = False
     if search.index is None:
         box = domain.bounding_box(request.location, request.max_distance_km)
         for volunteer in uow.volunteers.candidates(request.action_type, box):
@@ -104,20 +107,23 @@ def _volunteer_pool(uow, request: Request, search: Search) -> dict[str, Voluntee
                 offer = volunteer.offer(request.action_type)
                 if offer is not None and offer.modality == rules.REMOTE:
                     pool[volunteer.volunteer_id] = volunteer
-        return pool
+        return pool, False
     loc, today = request.location, search.today()
 
     def eligible(volunteer_id, distance, volunteer) -> bool:  # the rules that need no counter
         return not rules.check(request, volunteer, rules.Usage(), today, distance=distance)
     # The ranking sees the `pool` nearest eligible offers, not every offer in reach: at the scale
     # of a region a 10 km disc holds up to 200,000 offers (bench/README.md).
-    for volunteer_id, _, volunteer in search.index.nearest(request.action_type, loc.lat, loc.lon,
-                                                           request.max_distance_km, search.pool, accept=eligible):
+    hits = search.index.nearest(request.action_type, loc.lat, loc.lon, request.max_distance_km, size,
+                                accept=eligible)
+    more = len(hits) >= size
+    for volunteer_id, _, volunteer in hits:
         pool[volunteer_id] = volunteer
     if rules.kind_of(request) in REMOTE_OK:
         remote = 0
         for volunteer_id, volunteer in search.index.remote(request.action_type):
-            if remote >= search.pool:
+            if remote >= size:
+                more = True
                 break
             if eligible(volunteer_id, None, volunteer):
                 pool[volunteer_id] = volunteer
@@ -129,15 +135,30 @@ def _volunteer_pool(uow, request: Request, search: Search) -> dict[str, Voluntee
                 pool.pop(volunteer_id, None)
             elif request.action_type in volunteer.action_types:
                 pool[volunteer_id] = volunteer
-    return pool
+    return pool, more
 
 
-def candidates_for(uow, request: Request, search: Search = DEFAULT_SEARCH) -> list[Candidate]:
-    """The volunteers `request` may be proposed to, best first (score, then id)."""
+MAX_POOL = 20_000  # how far a search widens when the nearest candidates are full
+
+
+def candidates_for(uow, request: Request, search: Search = DEFAULT_SEARCH, needed: int = 0) -> list[Candidate]:
+    """The volunteers `request` may be proposed to, best first (score, then id). The index gives
+    the `search.pool` nearest offers that pass the rules needing no counter; when fewer than
+    `needed` of them pass the counters too (hosts already full, weekly caps reached: a busy
+    area), the search widens, four times larger each round, up to MAX_POOL."""
     if not request.is_open or request.hidden:
         return []
+    size = search.pool
+    while True:
+        found, more = _evaluate(uow, request, search, size)
+        if len(found) >= needed or not more or size >= MAX_POOL:
+            return found
+        size = min(size * 4, MAX_POOL)
+
+
+def _evaluate(uow, request: Request, search: Search, size: int) -> tuple[list[Candidate], bool]:
     today = search.today()
-    pool = _volunteer_pool(uow, request, search)
+    pool, more = _volunteer_pool(uow, request, search, size)
     near = []
     for volunteer in pool.values():
         distance = distance_km(request.location, volunteer.location)
@@ -145,7 +166,7 @@ def candidates_for(uow, request: Request, search: Search = DEFAULT_SEARCH) -> li
         if not static:
             near.append((volunteer, distance))
     if not near:
-        return []
+        return [], more
     counts = uow.usage.counts_many([v.volunteer_id for v, _ in near], request.action_type, buckets(request, today))
     found = []
     for volunteer, distance in near:
@@ -155,7 +176,7 @@ def candidates_for(uow, request: Request, search: Search = DEFAULT_SEARCH) -> li
         ranked = rank(request, volunteer, distance, stats, search.priorities, search.weights)
         found.append(Candidate(request, volunteer, distance, ranked))
     found.sort(key=lambda c: (-c.ranked.score, c.volunteer.volunteer_id))
-    return found
+    return found, more
 
 
 def requests_for(uow, volunteer: Volunteer, k: int, search: Search = DEFAULT_SEARCH) -> list[Candidate]:

@@ -84,3 +84,22 @@ def test_the_pool_keeps_the_nearest_eligible_offers(new_world):
     request = Request.from_event(request_v2_event("req-1", max_distance_km=20, professionals_wanted=1).data)
     found = candidates_for(uow(), request, Search(index=follower.index, pool=4))
     assert sorted(c.volunteer.volunteer_id for c in found) == ["vol-0", "vol-1", "vol-2", "vol-3"]
+
+
+def test_the_search_widens_when_the_nearest_candidates_are_full(new_world):
+    from vitawin_matching.domain import Request
+    from vitawin_matching.rules import iso_week
+
+    db, uow = new_world()
+    for i in range(6):
+        handlers.on_volunteer_registered(volunteer_event(f"vol-{i}", lat_offset_km=0.5 + i), uow(), k=3)
+    follower = IndexFollower(VolunteerIndex(), uow().volunteers)
+    follower.load()
+    search = Search(index=follower.index, pool=2)
+    week = iso_week(search.today())
+    for full in ("vol-0", "vol-1", "vol-2"):  # their weekly contact cap (5 by default) is reached
+        db.usage[(full, "testimony", f"proposed:{week}")] = 5
+    request = Request.from_event(request_v2_event("req-1", max_distance_km=20, professionals_wanted=1).data)
+    assert candidates_for(uow(), request, search) == [], "without a need, the first pool (all full) is the answer"
+    found = candidates_for(uow(), request, search, needed=2)
+    assert [c.volunteer.volunteer_id for c in found][:2] == ["vol-3", "vol-4"]
