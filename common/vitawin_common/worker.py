@@ -19,6 +19,25 @@ from vitawin_common.outbox import OutboxRelay
 log = logging.getLogger(__name__)
 
 
+def periodic(task: Callable[[], object], interval_s: float, name: str, *,
+             at_start: bool = True) -> Callable[[threading.Event], None]:
+    """A background task for `run`: call `task` (at start if `at_start`, then) every `interval_s`
+    seconds until `stop` is set. A failed round is logged ("<name> failed") and the next tick tries
+    again, so `task` must be safe to repeat (expiring what is due, catching up a read model)."""
+    def every(stop: threading.Event) -> None:
+        if not at_start and stop.wait(interval_s):
+            return
+        while True:
+            try:
+                task()
+            except Exception:  # noqa: BLE001 - keep the timer alive; the next tick retries
+                log.exception(f"{name} failed")
+            if stop.wait(interval_s):
+                return
+    every.__name__ = name.replace(" ", "_")
+    return every
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, *args):  # scrapes every few seconds would flood the logs
         pass

@@ -10,7 +10,7 @@ event, then proposes the next candidate (handlers.on_proposal_freed)."""
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from typing import Callable
 
 from vitawin_common.events import new_event
@@ -104,7 +104,3 @@ def expire_due(uow, now: datetime, limit: int = 500) -> int:
 def _event(state: ProposalState, event_type: str):
     return new_event(event_type, SOURCE, state.proposal_id, state.event_data(event_type))
 
-
-def iso_week(day: date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"

@@ -6,9 +6,8 @@ import logging
 import os
 from datetime import datetime, timezone
 from functools import partial
-from types import SimpleNamespace
 
-from vitawin_common import kafka, mongo
+from vitawin_common import kafka, mongo, worker
 from vitawin_common.config import Settings
 from vitawin_common.consumer import ConsumerLoop
 from vitawin_common.contracts import load
@@ -95,19 +94,13 @@ def expiry_timer(config: Settings, now=lambda: datetime.now(timezone.utc)):
     MATCHING_EXPIRY_INTERVAL_S seconds until `stop`; a failed round is logged and retried at the
     next tick (expiring is idempotent)."""
     new_uow = unit_of_work_factory(config)
-    interval = float(os.environ.get("MATCHING_EXPIRY_INTERVAL_S", "60"))
 
-    def expire_proposals(stop) -> None:
-        while True:
-            try:
-                expired = answers.expire_due(new_uow(), now())
-                if expired:
-                    log.info("proposals expired", extra={"count": expired})
-            except Exception:  # noqa: BLE001 - keep the timer alive
-                log.exception("proposal expiry round failed")
-            if stop.wait(interval):
-                return
-    return expire_proposals
+    def expire_proposals() -> None:
+        expired = answers.expire_due(new_uow(), now())
+        if expired:
+            log.info("proposals expired", extra={"count": expired})
+    return worker.periodic(expire_proposals, float(os.environ.get("MATCHING_EXPIRY_INTERVAL_S", "60")),
+                           "proposal expiry round")
 
 
 def outbox_relay(config: Settings, producer) -> OutboxRelay:
@@ -126,12 +119,11 @@ def proposals(config: Settings) -> MongoProposals:
 def offer_of(config: Settings):
     """offer_of(proposal document) -> the professional's offer for its action (its capacity), from
     the volunteers read model; None when unknown (a placement then takes a capacity of 1)."""
-    db = mongo.database(config)
+    volunteers = MongoVolunteers(mongo.database(config))
 
     def find(doc: dict):
-        stored = db["volunteers"].find_one({"_id": doc["volunteer_id"]}, {"actions": True})
-        plain = ((stored or {}).get("actions") or {}).get(doc["action_type"])
-        return None if plain is None else SimpleNamespace(**plain)
+        volunteer = volunteers.get(doc["volunteer_id"])
+        return None if volunteer is None else volunteer.offer(doc["action_type"])
     return find
 
 

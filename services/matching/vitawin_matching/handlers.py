@@ -290,9 +290,8 @@ def answer_context(found: Match) -> dict:
     """What the answers to a proposal need, stored with it: who may answer (the professional's
     organisation, the school) and what a placement takes (the weeks of an internship)."""
     request, volunteer = found.request, found.volunteer
-    return {"requester_kind": request.requester_kind, "school_uai": getattr(request, "school_uai", None),
-            "volunteer_actor_id": getattr(volunteer, "actor_id", None),
-            "period": list(getattr(request, "period", None) or ())}
+    return {"requester_kind": request.requester_kind, "school_uai": request.school_uai,
+            "volunteer_actor_id": volunteer.actor_id, "period": list(request.period)}
 
 
 def proposal_event(proposal: Proposal, found: Match, ranked: Ranked | None = None) -> Event:

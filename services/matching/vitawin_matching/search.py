@@ -12,21 +12,19 @@ The counters the usage rules read (weekly contacts, capacity) are fetched in one
 the candidates; they are checked again, atomically, inside the transaction of each proposal."""
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from vitawin_common import worker
 from vitawin_common.territory import distance_km
 
 from vitawin_matching import domain, rules
 from vitawin_matching.domain import Request, Volunteer
 from vitawin_matching.index import Offer, VolunteerIndex
 from vitawin_matching.ranking import Ranked, RankingWeights, VolunteerStats, rank
-
-log = logging.getLogger(__name__)
 
 PARIS = ZoneInfo("Europe/Paris")
 REMOTE_OK = {kind for kind, modalities in rules.MODALITIES_BY_KIND.items() if rules.REMOTE in modalities}
@@ -254,9 +252,6 @@ class IndexFollower:
         return None if self.watermark is None else self.watermark - self.margin
 
     def run(self, stop) -> None:
-        """Background task of the worker: catch up until `stop` is set."""
-        while not stop.wait(self.interval_s):
-            try:
-                self.catch_up()
-            except Exception:  # noqa: BLE001 - the next round tries again; searches read MongoDB meanwhile
-                log.exception("index catch-up failed")
+        """Background task of the worker: catch up until `stop` is set (a failed round is logged;
+        searches read the volunteers written since the watermark from MongoDB meanwhile)."""
+        worker.periodic(self.catch_up, self.interval_s, "index catch-up", at_start=False)(stop)

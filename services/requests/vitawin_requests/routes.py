@@ -310,18 +310,7 @@ class RequestHide(MethodView):
         état (ouverte, en partie pourvue...) mais disparaît des listes publiques, de la carte et de
         la lecture publique, et ne reçoit plus de nouvelles propositions ; son auteur et ses
         modérateurs la voient encore, avec la raison. La version augmente de 1. Déjà masquée : 409."""
-        caller = identity.require_caller()
-        viewer = Viewer.of(caller)
-        doc = _readable(request_id, viewer)
-        if not can_moderate(doc, viewer):
-            abort(403, message=NOT_A_MODERATOR)
-        if doc.get("hidden"):
-            abort(409, message="La demande est déjà masquée.")
-        reason = load_body(HideSchema())["reason"]
-        changed = _lifecycle(lambda: handlers.hide_request(
-            request_id, reason, Moderator(caller.role, caller.subject), deps().uow_factory(),
-            expected_version=doc["version"], now=deps().now()))
-        return view(changed.to_document(), viewer)
+        return _moderate(request_id, hiding=True)
 
 
 @blp.route("/<request_id>/unhide")
@@ -337,17 +326,26 @@ class RequestUnhide(MethodView):
         Par ceux qui peuvent la masquer. Elle revient dans les listes publiques et, si elle est
         encore ouverte ou en partie pourvue, sur la carte et parmi les demandes qui reçoivent des
         propositions. La version augmente de 1. Pas masquée : 409. Sans corps."""
-        caller = identity.require_caller()
-        viewer = Viewer.of(caller)
-        doc = _readable(request_id, viewer)
-        if not can_moderate(doc, viewer):
-            abort(403, message=NOT_A_MODERATOR)
-        if not doc.get("hidden"):
-            abort(409, message="La demande n'est pas masquée.")
-        changed = _lifecycle(lambda: handlers.unhide_request(
-            request_id, Moderator(caller.role, caller.subject), deps().uow_factory(),
-            expected_version=doc["version"], now=deps().now()))
-        return view(changed.to_document(), viewer)
+        return _moderate(request_id, hiding=False)
+
+
+def _moderate(request_id: str, hiding: bool):
+    """Hide or show again, in the order every route answers: 401, 404, 403, 409, then 422."""
+    caller = identity.require_caller()
+    viewer = Viewer.of(caller)
+    doc = _readable(request_id, viewer)
+    if not can_moderate(doc, viewer):
+        abort(403, message=NOT_A_MODERATOR)
+    if hiding == bool(doc.get("hidden")):
+        abort(409, message="La demande est déjà masquée." if hiding else "La demande n'est pas masquée.")
+    moderator, uow, guard = Moderator(caller.role, caller.subject), deps().uow_factory(), {
+        "expected_version": doc["version"], "now": deps().now()}
+    if hiding:
+        reason = load_body(HideSchema())["reason"]
+        changed = _lifecycle(lambda: handlers.hide_request(request_id, reason, moderator, uow, **guard))
+    else:
+        changed = _lifecycle(lambda: handlers.unhide_request(request_id, moderator, uow, **guard))
+    return view(changed.to_document(), viewer)
 
 
 @blp.route("/<request_id>/report")

@@ -65,19 +65,13 @@ def expiry_timer(new_uow: Callable, interval_s: float,
     """A background task: expire the requests and close the calls for projects that are due, at
     start, then every `interval_s` until `stop`. A failed round is logged and tried again at the
     next tick (it sees the same documents: expiring and closing are idempotent)."""
-    def expire_requests(stop: threading.Event) -> None:
-        while True:
-            try:
-                moment = now()
-                expired = handlers.expire_due(new_uow(), moment)
-                closed = initiatives.close_due(new_uow(), moment)
-                if expired or closed:
-                    log.info("expiry round", extra={"requests_expired": expired, "calls_closed": len(closed)})
-            except Exception:  # noqa: BLE001 - keep the timer alive; the next tick retries
-                log.exception("expiry round failed")
-            if stop.wait(interval_s):
-                return
-    return expire_requests
+    def expire_requests() -> None:
+        moment = now()
+        expired = handlers.expire_due(new_uow(), moment)
+        closed = initiatives.close_due(new_uow(), moment)
+        if expired or closed:
+            log.info("expiry round", extra={"requests_expired": expired, "calls_closed": len(closed)})
+    return worker.periodic(expire_requests, interval_s, "expiry round")
 
 
 def main() -> None:

@@ -53,3 +53,34 @@ def test_the_producer_is_closed_even_when_the_run_fails(monkeypatch, settings, p
     with pytest.raises(RuntimeError):
         worker.run_outbox_relay("actors", settings, MagicMock())
     producer.close.assert_called_once_with(timeout=10)
+
+
+def test_periodic_runs_at_start_then_each_tick_and_logs_a_failed_round(caplog):
+    import threading
+
+    from vitawin_common.worker import periodic
+
+    stop, rounds = threading.Event(), []
+
+    def task():
+        rounds.append(1)
+        if len(rounds) == 2:
+            raise RuntimeError("database down")
+        if len(rounds) == 3:
+            stop.set()
+    periodic(task, 0.01, "test round")(stop)
+    assert len(rounds) == 3, "a failed round does not stop the timer"
+    assert "test round failed" in caplog.text
+
+
+def test_periodic_can_wait_a_tick_before_its_first_round():
+    import threading
+
+    from vitawin_common.worker import periodic
+
+    stop, rounds = threading.Event(), []
+    stop.set()
+    periodic(lambda: rounds.append(1), 0.01, "late round", at_start=False)(stop)
+    assert rounds == []
+    periodic(lambda: rounds.append(1), 0.01, "early round")(stop)
+    assert rounds == [1]
