@@ -271,7 +271,7 @@ def propose(uow: UnitOfWork, found: Candidate, k: int, today: date) -> str:
             uow.proposals.add(proposal, state, score=found.ranked.score, reasons=list(found.ranked.reasons),
                               **answer_context(found.as_match()))
             uow.usage.add(volunteer.volunteer_id, request.action_type, "stats:received")
-            uow.publish(proposal_event(proposal, found.as_match(), found.ranked), PROPOSALS_CHANNEL)
+            uow.publish(proposal_event(proposal, found.as_match(), found.ranked, state.deadline), PROPOSALS_CHANNEL)
             uow.commit()
     except ProposalExists:
         return "exists"
@@ -294,7 +294,11 @@ def answer_context(found: Match) -> dict:
             "volunteer_actor_id": volunteer.actor_id, "period": list(request.period)}
 
 
-def proposal_event(proposal: Proposal, found: Match, ranked: Ranked | None = None) -> Event:
+def proposal_event(proposal: Proposal, found: Match, ranked: Ranked | None = None,
+                   deadline: datetime | None = None) -> Event:
+    """The proposal's event: what notify needs to write to both parties (the professional's
+    contact, the school's when the request has one, what is asked and when), never a pupil's."""
+    request = found.request
     data = {
         "proposal_id": proposal.proposal_id,
         "request_id": proposal.request_id,
@@ -305,10 +309,17 @@ def proposal_event(proposal: Proposal, found: Match, ranked: Ranked | None = Non
         "volunteer": {"organisation_name": found.volunteer.organisation_name,
                       "contact_email": found.volunteer.contact_email,
                       "town": found.volunteer.town},
-        "request": {"requester_kind": found.request.requester_kind, "town": found.request.town},
+        "request": {"requester_kind": request.requester_kind, "town": request.town},
     }
-    if found.request.contact_email is not None:  # a pupil's request has none: the key is left out
-        data["request"]["contact_email"] = found.request.contact_email
+    if request.contact_email is not None:  # a pupil's request has none: the key is left out
+        data["request"]["contact_email"] = request.contact_email
+    # What is asked and when (optional: absent when the request did not say; absent from older events)
+    extra = {"kind": request.kind, "school_uai": request.school_uai, "levels": list(request.levels) or None,
+             "date": request.date.isoformat() if request.date else None, "period": list(request.period) or None,
+             "start": request.start}
+    data["request"].update({name: value for name, value in extra.items() if value is not None})
+    if deadline is not None:
+        data["deadline"] = deadline.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
     if ranked is not None:
         data["score"] = round(ranked.score, 4)
         data["reasons"] = list(ranked.reasons)

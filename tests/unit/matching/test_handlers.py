@@ -1,4 +1,5 @@
 import uuid
+from datetime import datetime, timezone
 
 import pytest
 
@@ -171,10 +172,34 @@ def test_proposal_event_follows_the_contract(db, uow, events, contracts):
         "volunteer": {"organisation_name": "Entreprise vol-a", "contact_email": "vol-a@entreprise.example.fr",
                       "town": "94080"},
         "request": {"requester_kind": "pupil", "contact_email": "referent-req-1@college.example.fr",
-                    "town": "94033"},
-        "score": event.data["score"], "reasons": ["à 2,3 km"],
+                    "town": "94033", **_asked(event)},
+        "score": event.data["score"], "reasons": ["à 2,3 km"], "deadline": event.data["deadline"],
     }
+    assert datetime.fromisoformat(event.data["deadline"].replace("Z", "+00:00")) > datetime.now(timezone.utc)
     assert 0 < event.data["score"] <= 1
+
+
+def _asked(event) -> dict:
+    """What is asked and when, as the request's event said: kind, school, levels, date/period/start."""
+    return {k: v for k, v in event.data["request"].items() if k in ("kind", "school_uai", "levels", "date", "period", "start")}
+
+
+@pytest.mark.parametrize("kind, asked", [
+    ("class_testimony", {"kind": "class_testimony", "school_uai": "0940001A", "levels": ["3e"], "date": "2027-02-10"}),
+    ("discovery_internship", {"kind": "discovery_internship", "school_uai": "0940001A", "levels": ["3e"],
+                              "period": ["2027-W06"]}),
+    ("apprenticeship_search", {"kind": "apprenticeship_search", "school_uai": "0940001A", "levels": ["3e"],
+                               "start": "2027-09"}),
+])
+def test_a_proposal_says_what_is_asked_when_and_by_which_school(kind, asked, db, uow, events, contracts):
+    """notify needs them: the school tells it whose referent to write to for a pupil's request."""
+    from tests.unit.matching.conftest import request_v2_event
+    action = {"class_testimony": "testimony", "discovery_internship": "internship",
+              "apprenticeship_search": "apprenticeship"}[kind]
+    apply([events.volunteer("vol-a", action_types=[action]), request_v2_event("req-1", kind=kind)], uow)
+    [(event, _)] = [(e, c) for e, c in db.outbox if e.type == "fr.vitawin.proposal.created.v1"]
+    contracts.validate(event.type, event.data)
+    assert _asked(event) == asked
 
 
 def test_proposal_keeps_ids_and_no_contact_data(db, uow, events):
