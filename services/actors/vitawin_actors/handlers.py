@@ -20,6 +20,8 @@ CHANNEL = "volunteers"
 ACTOR_REGISTERED = "fr.vitawin.actor.registered.v1"
 ACTOR_ERASED = "fr.vitawin.actor.erased.v1"
 ACTORS_CHANNEL = "actors"
+CONTACT_REGISTERED = "fr.vitawin.contact.registered.v1"
+CONTACTS_CHANNEL = "contacts"  # internal, personal data: never to partners, never logged
 
 
 class VolunteerNotFound(LookupError):
@@ -104,15 +106,28 @@ def _apply(volunteer_id: str, uow, transition: Callable[[Pledge], Pledge], *,
     return after, event
 
 
+def contact_event(actor: Actor, *, id: str | None = None) -> Event | None:
+    """fr.vitawin.contact.registered.v1 of a new actor (for the `contacts` channel), or None when
+    there is nowhere to write to (see `Actor.contact_data`)."""
+    data = actor.contact_data()
+    return None if data is None else new_event(CONTACT_REGISTERED, SOURCE, actor.actor_id, data, id=id)
+
+
 def register_actor(command: RegisterActor, uow) -> Actor:
-    """Store the actor and its event (public fields only) together; the outbox relay publishes it."""
+    """Store the actor with its events, in ONE transaction: fr.vitawin.actor.registered.v1 (public
+    fields only, `actors` channel) and, when there is somewhere to write to,
+    fr.vitawin.contact.registered.v1 (internal `contacts` channel); the outbox relay publishes them."""
     actor = Actor.register(command)
     event = new_event(ACTOR_REGISTERED, SOURCE, actor.actor_id, actor.event_data())
+    contact = contact_event(actor)
     with uow:
         uow.actors.add(actor.to_document())
         uow.publish(event, ACTORS_CHANNEL)
+        if contact is not None:
+            uow.publish(contact, CONTACTS_CHANNEL)
         uow.commit()
-    log.info("actor registered", extra={"actor_id": actor.actor_id, "kind": actor.kind, "event_id": event.id})
+    log.info("actor registered", extra={"actor_id": actor.actor_id, "kind": actor.kind, "event_id": event.id,
+                                        "contact_event_id": contact.id if contact is not None else None})
     return actor
 
 

@@ -1,5 +1,6 @@
 """The directory of actors over HTTP (/api/v1/actors), against the in-memory unit of work: each
-kind registers with one event that satisfies its contract and carries no personal data; every
+kind registers with one actor event that satisfies its contract and carries no personal data (its
+contact event, on the internal `contacts` channel, is tested in test_contact_events.py); every
 validation error a person can see is French and names its field; the list filters and pages; the
 map is GeoJSON of organisations and schools only. Coordinates lie within 2 km of town centres."""
 import copy
@@ -85,10 +86,16 @@ def created(client, body) -> dict:
     return response.get_json()
 
 
+def on_actors(uow) -> list:
+    """The (event, channel) pairs published on the `actors` channel (the contact events go apart)."""
+    return [(event, channel) for event, channel in uow.published if channel == "actors"]
+
+
 # --- registering -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", list(VALID))
-def test_each_kind_registers_with_201_and_one_event_satisfying_the_contract(client, uow, contract_set, kind):
+def test_each_kind_registers_with_201_and_one_actor_event_satisfying_the_contract(client, uow, contract_set,
+                                                                                  kind):
     body = copy.deepcopy(VALID[kind])
     response = post(client, body, headers={"X-Correlation-ID": "corr-7"})
 
@@ -100,8 +107,9 @@ def test_each_kind_registers_with_201_and_one_event_satisfying_the_contract(clie
     assert response.headers["Location"] == f"{URL}/{actor_id}"
     assert list(uow.actors.docs) == [actor_id] and uow.committed
 
-    [(event, channel)] = uow.published
+    [(event, channel)] = on_actors(uow)
     assert channel == "actors"
+    assert {channel for _, channel in uow.published} <= {"actors", "contacts"}
     assert (event.type, event.source, event.subject) == (ACTOR_REGISTERED, "/vitawin/actors", actor_id)
     assert event.correlation_id == "corr-7"
     contract_set.validate(ACTOR_REGISTERED, event.data)
@@ -147,7 +155,7 @@ def test_an_adult_pupil_needs_no_guardian(client):
 
 def test_a_pupils_event_carries_no_first_name_and_no_guardian_email(client, uow):
     created(client, pupil())
-    [(event, _)] = uow.published
+    [(event, _)] = on_actors(uow)
     serialized = json.dumps(event.to_document(), default=str, ensure_ascii=False)
     assert "Léa" not in serialized
     assert "parent.lea@example.fr" not in serialized
@@ -158,7 +166,7 @@ def test_a_pupils_event_carries_no_first_name_and_no_guardian_email(client, uow)
 def test_no_contact_email_goes_in_the_event(client, uow, kind):
     body = VALID[kind]
     created(client, body)
-    [(event, _)] = uow.published
+    [(event, _)] = on_actors(uow)
     serialized = json.dumps(event.to_document(), default=str)
     assert body["contact_email"] not in serialized and "contact_email" not in serialized
     assert "siret" not in serialized and "address" not in serialized
@@ -166,7 +174,7 @@ def test_no_contact_email_goes_in_the_event(client, uow, kind):
 
 def test_a_territory_managers_event_carries_no_name(client, uow):
     created(client, territory_manager())
-    [(event, _)] = uow.published
+    [(event, _)] = on_actors(uow)
     assert "Camille Martin" not in json.dumps(event.to_document(), default=str, ensure_ascii=False)
 
 
@@ -175,7 +183,7 @@ def test_an_organisation_outside_the_territory_is_accepted_with_the_flag(client,
                                           address={"street": "40 cour Saint-Émilion", "postcode": "75012"},
                                           serves_territory_from_outside=True))
     assert (record["town"], record["serves_territory_from_outside"]) == ("75112", True)
-    [(event, _)] = uow.published
+    [(event, _)] = on_actors(uow)
     contract_set.validate(ACTOR_REGISTERED, event.data)
     assert (event.data["town"], event.data["serves_territory_from_outside"]) == ("75112", True)
 
@@ -190,11 +198,11 @@ def test_an_organisation_of_the_territory_may_set_the_flag_and_its_location_is_s
 
 def test_contacts_and_names_are_never_logged(client, caplog):
     caplog.set_level(logging.DEBUG)
-    ids = [created(client, body)["actor_id"] for body in (organisation(), pupil(), territory_manager())]
+    ids = [created(client, body)["actor_id"] for body in (organisation(), school(), pupil(), territory_manager())]
     logged = "\n".join(json.dumps(record.__dict__, default=str, ensure_ascii=False) for record in caplog.records)
     assert all(actor_id in logged for actor_id in ids)
-    for personal in ("contact@vignerons.example.fr", "parent.lea@example.fr", "Léa", "Camille Martin",
-                     "c.martin@pemb.example.fr"):
+    for personal in ("contact@vignerons.example.fr", "referent@lycee.example.fr", "parent.lea@example.fr", "Léa",
+                     "Camille Martin", "c.martin@pemb.example.fr"):
         assert personal not in logged
 
 

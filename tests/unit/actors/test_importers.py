@@ -2,7 +2,9 @@
 formats (INSEE StockEtablissement, Annuaire de l'éducation export, pledges in JSON lines), with an
 in-memory unit of work: good rows become actors or volunteers whose events satisfy their contract,
 each bad row is reported with its line, field and French reason while the import goes on, and
-importing the same file again adds nothing."""
+importing the same file again adds nothing. A school (which has a contact e-mail) also brings its
+fr.vitawin.contact.registered.v1 on the internal `contacts` channel, in the same transaction; an
+organisation from SIRENE (no e-mail) brings none."""
 from __future__ import annotations
 
 import csv
@@ -24,6 +26,7 @@ from vitawin_actors.importers.reading import NOTED, SKIPPED, FileRejected, Impor
 from vitawin_actors.importers.writing import ImportUnitOfWork, Prepared, derived_id, outbox_entry, run_import
 
 ACTOR_REGISTERED = "fr.vitawin.actor.registered.v1"
+CONTACT_REGISTERED = "fr.vitawin.contact.registered.v1"
 VOLUNTEER_REGISTERED = "fr.vitawin.volunteer.registered.v1"
 
 
@@ -37,7 +40,8 @@ class Docs(InMemoryRepository):
 
 class ImportUow(InMemoryUnitOfWork):
     """known_ids, outbox_entry and add_all over dicts; outbox_entry checks the event against its
-    contract, as the real one does. `blocks` counts the committed transactions."""
+    contract, as the real one does. `blocks` counts the committed transactions; `batches` keeps,
+    for each `add_all`, its entity ids and the ids of its events."""
 
     def __init__(self, contract_set):
         super().__init__()
@@ -45,6 +49,7 @@ class ImportUow(InMemoryUnitOfWork):
         self.actors = self.attach(Docs("actor_id"))
         self.volunteers = self.attach(Docs("volunteer_id"))
         self.blocks = 0
+        self.batches: list[tuple[list[str], list[str]]] = []
 
     def known_ids(self, collection):
         return set(getattr(self, collection).docs)
@@ -54,9 +59,12 @@ class ImportUow(InMemoryUnitOfWork):
         return event, channel
 
     def add_all(self, collection, docs, entries):
-        for doc, (event, channel) in zip(docs, entries):
-            getattr(self, collection).add(doc)
+        repository = getattr(self, collection)
+        for doc in docs:
+            repository.add(doc)
+        for event, channel in entries:  # the documents' own events, then the other ones
             self.publish(event, channel)
+        self.batches.append(([doc[repository.id_field] for doc in docs], [event.id for event, _ in entries]))
 
     def commit(self):
         super().commit()
@@ -135,7 +143,7 @@ def test_a_valid_establishment_becomes_a_company_actor_with_its_registered_event
     assert doc["address"] == {"street": "12 rue DE FONTENAY", "postcode": "94300"}
     assert doc["location"] == {"lat": 48.8478, "lon": 2.4385}
     assert doc["contact_email"] == "" and doc["serves_territory_from_outside"] is False
-    [(event, channel)] = uow.published
+    [(event, channel)] = uow.published  # no contact event: SIRENE gives no e-mail, nowhere to write to
     assert channel == "actors" and event.type == ACTOR_REGISTERED and event.source == "/vitawin/actors"
     assert event.subject == actor_id
     contract_set.validate(event.type, event.data)
@@ -389,11 +397,16 @@ def test_colleges_and_lycees_become_school_actors_with_their_type_and_levels(tmp
     assert college["actor_id"] == derived_id("act", f"uai:{uai('0940001')}")
     assert college["kind"] == "school" and college["contact_email"] == f"ce.{uai('0940001').lower()}@ac-creteil.fr"
     assert college["address"] == {"street": "2 rue de Fontenay", "postcode": "94300"}
-    for event, channel in uow.published:
-        assert channel == "actors" and event.type == ACTOR_REGISTERED
+    registered = [event for event, channel in uow.published if channel == "actors"]
+    assert len(registered) == 5
+    for event in registered:
+        assert event.type == ACTOR_REGISTERED
         contract_set.validate(event.type, event.data)
         assert set(event.data) == {"actor_id", "kind", "name", "town", "location", "uai", "school_type",
                                    "levels", "internship_periods"}
+    contacts = [event for event, channel in uow.published if channel == "contacts"]
+    assert sorted(event.subject for event in contacts) == sorted(uow.actors.docs)
+    assert {event.type for event in contacts} == {CONTACT_REGISTERED}
 
 
 def test_bad_school_rows_are_reported_and_other_establishments_are_passed_over(tmp_path, uow, territory,
@@ -436,7 +449,69 @@ def test_importing_the_same_annuaire_again_adds_nothing(tmp_path, uow, territory
     path = write_education(tmp_path / "annuaire.csv", [school_row("0940001"), school_row("0940002", "Lycée")])
     education.import_file(path, uow, territory)
     again = education.import_file(path, uow, territory)
-    assert (again.imported, again.already_present) == (0, 2) and len(uow.published) == 2
+    assert (again.imported, again.already_present) == (0, 2)
+    assert [channel for _, channel in uow.published] == ["actors", "actors", "contacts", "contacts"]
+
+
+def test_an_imported_school_publishes_its_contact_event_with_its_registration_in_one_transaction(
+        tmp_path, uow, territory, contract_set):
+    path = write_education(tmp_path / "annuaire.csv", [school_row("0940001")])
+    education.import_file(path, uow, territory)
+
+    actor_id = derived_id("act", f"uai:{uai('0940001')}")
+    doc = uow.actors.docs[actor_id]
+    [(registered, first), (contact, second)] = uow.published
+    assert (first, second) == ("actors", "contacts")
+    assert uow.blocks == 1 and uow.batches == [([actor_id], [registered.id, contact.id])]
+    assert (contact.type, contact.source, contact.subject) == (CONTACT_REGISTERED, "/vitawin/actors", actor_id)
+    contract_set.validate(CONTACT_REGISTERED, contact.data)
+    registered_at = doc["created_at"].isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert contact.data == {"actor_id": actor_id, "kind": "school", "email": doc["contact_email"],
+                            "display_name": "Collège Jean Moulin", "school_uai": uai("0940001"),
+                            "registered_at": registered_at}
+    assert doc["contact_email"] == f"ce.{uai('0940001').lower()}@ac-creteil.fr"
+    assert "ac-creteil" not in json.dumps(registered.data)  # the actor event still carries no contact
+
+
+def test_the_event_ids_of_an_import_are_derived_and_distinct_so_that_a_rerun_gives_the_same_ones(
+        tmp_path, territory, contract_set):
+    path = write_education(tmp_path / "annuaire.csv", [school_row("0940001")])
+    first, second = ImportUow(contract_set), ImportUow(contract_set)
+    education.import_file(path, first, territory)
+    education.import_file(path, second, territory)
+    ids = [event.id for event, _ in first.published]
+    assert ids == [event.id for event, _ in second.published] and len(set(ids)) == 2
+
+
+def test_a_school_address_longer_than_the_contract_allows_is_reported_not_imported(tmp_path, uow, territory):
+    long_mail = "ce." + "x" * 240 + "@ac-creteil.fr"
+    path = write_education(tmp_path / "annuaire.csv", [school_row("0940001", Mail=long_mail), school_row("0940002")])
+    report = education.import_file(path, uow, territory)
+    assert report.imported == 1
+    [issue] = report.issues
+    assert (issue.line, issue.field) == (2, "Mail")
+    assert long_mail not in issue.reason
+
+
+def test_a_row_whose_other_event_breaks_its_contract_is_skipped_as_a_whole(uow, contract_set):
+    def prepare(line, record):
+        actor_id = derived_id("act", record["key"])
+        data = {"actor_id": actor_id, "kind": "company", "name": "Bon", "town": "94080",
+                "location": {"lat": 48.8478, "lon": 2.4385}, "naf_code": "56.10A",
+                "serves_territory_from_outside": False}
+        contact = new_event(CONTACT_REGISTERED, "/vitawin/actors", actor_id,
+                            {"actor_id": actor_id, "kind": "company", "email": record["email"],
+                             "display_name": "Bon", "registered_at": "2026-11-27T09:30:00.000Z"})
+        return Prepared(line, record["key"], actor_id, {"actor_id": actor_id, **data},
+                        new_event(ACTOR_REGISTERED, "/vitawin/actors", actor_id, data),
+                        more_events=((contact, "contacts"),))
+
+    records = [(2, {"key": "a", "email": "bon@example.fr"}), (3, {"key": "b", "email": "pas-une-adresse"})]
+    report = run_import(records, prepare, uow, collection="actors", channel="actors", report=ImportReport("test"))
+    assert report.imported == 1 and report.skipped == 1 and report.issues[0].line == 3
+    assert "pas-une-adresse" not in report.issues[0].reason  # a reason never quotes the value
+    assert list(uow.actors.docs) == [derived_id("act", "a")]
+    assert [channel for _, channel in uow.published] == ["actors", "contacts"]
 
 
 # --- pledges ---------------------------------------------------------------------------------------
@@ -562,6 +637,21 @@ def test_the_bulk_writes_go_in_the_open_transaction_documents_keyed_like_the_rep
         [{"_id": doc["actor_id"], **doc}], ordered=True, session=session)
     mongo_uow.outbox.entries.insert_many.assert_called_once_with([entry], ordered=True, session=session)
     assert entry["_id"] == event.id and entry["topic"] == "vitawin.actors"
+    session.commit_transaction.assert_called_once_with()
+
+
+def test_a_batch_writes_the_contact_entries_after_the_documents_own_in_the_same_transaction(mongo_uow):
+    doc, event = _event()
+    contact = new_event(CONTACT_REGISTERED, "/vitawin/actors", doc["actor_id"],
+                        {"actor_id": doc["actor_id"], "kind": "company", "email": "a@example.fr", "display_name": "A",
+                         "registered_at": "2026-11-27T09:30:00.000Z"})
+    entries = [mongo_uow.outbox_entry(event, "actors"), mongo_uow.outbox_entry(contact, "contacts")]
+    with mongo_uow:
+        mongo_uow.add_all("actors", [doc], entries)
+        mongo_uow.commit()
+    session = mongo_uow.client.start_session.return_value.__enter__.return_value
+    mongo_uow.outbox.entries.insert_many.assert_called_once_with(entries, ordered=True, session=session)
+    assert [entry["topic"] for entry in entries] == ["vitawin.actors", "vitawin.contacts"]
     session.commit_transaction.assert_called_once_with()
 
 

@@ -1,8 +1,9 @@
 """The directory of actors ("Vitawiners"): organisations, schools, pupils and territory managers.
 What an actor is stored with differs by kind; what may leave the service (the event, the map, the
 directory list) is `PUBLIC_FIELDS` of its kind, chosen so that no contact e-mail and nothing that
-identifies a pupil ever does. The checks of their identifiers (SIRET, NAF, UAI, ISO week) and the
-territory rule of their place."""
+identifies a pupil ever does (one exception: `Actor.contact_data`, for the internal channel
+`contacts` only, so that notify can write to people). The checks of their identifiers (SIRET,
+NAF, UAI, ISO week) and the territory rule of their place."""
 from __future__ import annotations
 
 import re
@@ -15,7 +16,7 @@ from stdnum.fr import siret as stdnum_siret
 
 from vitawin_common.territory import InvalidPlace, Location, Territory
 
-from vitawin_actors.domain.places import InvalidValue, _now, check_location
+from vitawin_actors.domain.places import InvalidValue, _iso, _now, check_location
 
 ORGANISATION_KINDS = {
     "company": "entreprise",
@@ -235,3 +236,26 @@ class Actor:
     def event_data(self) -> dict:
         """The data of fr.vitawin.actor.registered.v1: no contact, nothing that names a pupil."""
         return public_view(self.to_document())
+
+    def contact_data(self) -> dict | None:
+        """The data of fr.vitawin.contact.registered.v1 (internal channel `contacts`, personal data):
+        where to write to this actor, or None when there is nowhere (an organisation imported
+        without a contact e-mail, a pupil without a guardian's e-mail). A pupil's own first name
+        and e-mail never go there: only the guardian's e-mail and the school's UAI. Absent fields
+        are left out, never null."""
+        profile = self.profile
+        data: dict = {"actor_id": self.actor_id, "kind": self.kind}
+        if isinstance(profile, RegisterPupil):
+            if not profile.guardian_contact_email:
+                return None
+            data.update(school_uai=profile.school_uai, guardian_email=profile.guardian_contact_email)
+        else:
+            if not profile.contact_email:
+                return None
+            data.update(email=profile.contact_email, display_name=profile.name)
+            if isinstance(profile, RegisterSchool):
+                data["school_uai"] = profile.uai
+            elif isinstance(profile, RegisterTerritoryManager):
+                data["organisation_name"] = profile.organisation_name
+        data["registered_at"] = _iso(self.created_at)
+        return data

@@ -14,7 +14,8 @@ Every row is checked with the actors domain's own rules (SIRET checksum, NAF for
 letter, town of the territory, position near its town's centre); a bad row is skipped and
 reported (line, field, French reason) and the import goes on. Writes go to the actors service's
 own database in batches, each batch ONE transaction holding the documents and their outbox
-entries (`fr.vitawin.actor.registered.v1`, `fr.vitawin.volunteer.registered.v1`), built by the
+entries (`fr.vitawin.actor.registered.v1`, `fr.vitawin.volunteer.registered.v1`, and
+`fr.vitawin.contact.registered.v1` for an actor with a contact e-mail: the schools), built by the
 same domain code as the API (`Actor.register`, `Actor.event_data`, `Volunteer.register`...). Ids
 are derived from the SIRET or the UAI, so importing the same file again adds nothing.
 

@@ -17,7 +17,8 @@ Appartenance_Education_Prioritaire, are ignored):
 - latitude, longitude (WGS 84): the position, within 5 km of the town's centre; without one,
   the school is placed at its town's centre and the report says so;
 - Mail: the school's address (ce.<uai>@ac-<académie>.fr for a public one), stored as the
-  contact (never published); a line without one is skipped;
+  contact (never public: it goes only on the internal `contacts` channel, so that notify can
+  write to the school); a line without one, or a longer one than 254 characters, is skipped;
 - Statut_public_prive ("Public", "Privé"): read by nobody yet (both kinds are imported).
 
 School type and levels (the directory's `SCHOOL_TYPES` and `LEVELS`):
@@ -46,6 +47,7 @@ from vitawin_actors.importers.writing import DEFAULT_BATCH_SIZE, Prepared, deriv
 UAI_COLUMN = "identifiant_de_l_etablissement"
 REQUIRED = (UAI_COLUMN, "nom_etablissement", "type_etablissement", "code_commune")
 NAME_MAX = 200
+EMAIL_MAX = 254  # the API's limit and the contract's (fr.vitawin.contact.registered.v1)
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 COLLEGE_LEVELS = ["6e", "5e", "4e", "3e"]
 LYCEE_LEVELS = ["2nde", "1re", "Tle"]
@@ -126,7 +128,7 @@ def _school(record: dict, uai: str, territory: Territory, outside_is_error: bool
         notes.append(("Nom_etablissement", f"Nom tronqué à {NAME_MAX} caractères."))
         name = name[:NAME_MAX].rstrip()
     email = record.get("mail", "")
-    if not EMAIL.match(email):
+    if not EMAIL.match(email) or len(email) > EMAIL_MAX:
         raise RowError("Mail", "Adresse e-mail de l'établissement manquante ou invalide : elle sert de "
                                "contact (jamais publiée).")
     location = _position(record)

@@ -1,9 +1,11 @@
 """The documents and events of imported actors and volunteers, made by the actors service's own
 code, as `handlers.register_actor` and `handlers.register_volunteer` make them: `Actor.register`
 and `Pledge.register` build the entity, `to_document` what is stored, `event_data` and
-`registered_event_data` what is published, with the event types and source of `handlers`. Only the
-ids differ from an API registration: derived from the SIRET or the UAI (`writing.derived_id`),
-so that an import can be run again without doubling anything."""
+`registered_event_data` what is published, with the event types and source of `handlers`; an
+actor with somewhere to write to also brings its contact event (`handlers.contact_event`, on the
+`contacts` channel), in the same transaction. Only the ids differ from an API registration:
+derived from the SIRET or the UAI (`writing.derived_id`, `writing.derived_event_id`), so that an
+import can be run again without doubling anything."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -24,7 +26,9 @@ def prepared_actor(line: int, key: str, actor_id: str, command: RegisterActor,
     actor = replace(Actor.register(command), actor_id=actor_id)
     event = new_event(handlers.ACTOR_REGISTERED, handlers.SOURCE, actor.actor_id, actor.event_data(),
                       id=derived_event_id(actor.actor_id))
-    return Prepared(line, key, actor.actor_id, actor.to_document(), event, tuple(notes))
+    contact = handlers.contact_event(actor, id=derived_event_id(actor.actor_id, "contact.registered"))
+    more = () if contact is None else ((contact, handlers.CONTACTS_CHANNEL),)
+    return Prepared(line, key, actor.actor_id, actor.to_document(), event, tuple(notes), more)
 
 
 def prepared_volunteer(line: int, key: str, volunteer_id: str, command: RegisterVolunteer,

@@ -31,8 +31,9 @@ Position, from the first pair present and filled:
 at its town's centre, and the report says so. A position more than 5 km from the town's centre is
 refused (the API's rule, `check_organisation_town`).
 
-SIRENE publishes no e-mail address: imported organisations have an empty `contact_email` (it is
-never published anyway) until someone of the organisation completes the record."""
+SIRENE publishes no e-mail address: imported organisations have an empty `contact_email` (never
+public anyway) until someone of the organisation completes the record, and so no contact event
+(fr.vitawin.contact.registered.v1: nowhere to write to)."""
 from __future__ import annotations
 
 from functools import partial

@@ -9,11 +9,13 @@ batch to commit would fail with a duplicate key (its transaction rolls back, not
 
 The port the importers use is `known_ids`, `outbox_entry` (the event checked against its
 contract and turned into what the outbox stores: ContractViolation otherwise) and `add_all`
-(inside `with uow:` ... `commit()`). `ImportUnitOfWork` implements it for MongoDB: the actors
-service's `MongoUnitOfWork` with one `insert_many` for the documents and one for the outbox
-entries of a batch, instead of an `insert_one` each (and `Outbox.add` reads
-contracts/asyncapi.yaml again for every event, about 4 ms: 60,000 of those would take four
-minutes)."""
+(inside `with uow:` ... `commit()`). A row may bring more than one event (an actor with somewhere
+to write to also brings its fr.vitawin.contact.registered.v1, on the `contacts` channel): each is
+checked, and a row whose events do not all satisfy their contracts is skipped as a whole.
+`ImportUnitOfWork` implements the port for MongoDB: the actors service's `MongoUnitOfWork` with
+one `insert_many` for the documents and one for the outbox entries of a batch, instead of an
+`insert_one` each (and `Outbox.add` reads contracts/asyncapi.yaml again for every event, about
+4 ms: 60,000 of those would take four minutes)."""
 from __future__ import annotations
 
 import uuid
@@ -41,27 +43,33 @@ def derived_id(prefix: str, key: str) -> str:
     return f"{prefix}-{uuid.uuid5(NAMESPACE, key).hex}"
 
 
-def derived_event_id(entity_id: str) -> str:
-    """The CloudEvent id of the registration event of an imported entity: derived too."""
-    return str(uuid.uuid5(NAMESPACE, f"registered:{entity_id}"))
+def derived_event_id(entity_id: str, fact: str = "registered") -> str:
+    """The CloudEvent id of an event of an imported entity: derived too. `fact` tells apart the
+    events of one entity (the outbox is keyed by event id): "registered" for its registration
+    event, "contact.registered" for an actor's contact event."""
+    return str(uuid.uuid5(NAMESPACE, f"{fact}:{entity_id}"))
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """A row turned into what will be stored: its document (keyed by `entity_id`), its event, and
-    remarks to report if it is written (field, French reason)."""
+    """A row turned into what will be stored: its document (keyed by `entity_id`), its event (on
+    the import's channel), remarks to report if it is written (field, French reason), and the
+    other events written with it, each with its channel (`more_events`: an actor's contact event)."""
     line: int
     key: str
     entity_id: str
     doc: dict
     event: Event
     notes: tuple[tuple[str, str], ...] = ()
+    more_events: tuple[tuple[Event, str], ...] = ()
 
 
 class ImportUnitOfWorkPort(Protocol):
     def known_ids(self, collection: str) -> set[str]: ...
     def outbox_entry(self, event: Event, channel: str) -> Any: ...  # ContractViolation if it breaks its contract
     def add_all(self, collection: str, docs: list[dict], entries: list) -> None: ...  # inside `with uow:`
+    # `entries`: the entry of each document's own event, in the order of `docs`, then the entries
+    # of the other events of the batch (`Prepared.more_events`), if any.
     def __enter__(self): ...
     def __exit__(self, *exc_info) -> None: ...
     def commit(self) -> None: ...
@@ -91,8 +99,8 @@ class ImportUnitOfWork(MongoUnitOfWork):
         return outbox_entry(self.outbox, event, self._topics[channel])
 
     def add_all(self, collection: str, docs: list[dict], entries: list[dict]) -> None:
-        """Inside `with uow:`: the documents (keyed like `MongoRepository.add`) and their outbox
-        entries (from `outbox_entry`), in the open transaction."""
+        """Inside `with uow:`: the documents (keyed like `MongoRepository.add`) and the outbox
+        entries of their events (from `outbox_entry`), in the open transaction."""
         if self.session is None or not self.session.in_transaction:
             raise RuntimeError("add_all() belongs inside `with uow:`, before commit()")
         repository = getattr(self, collection)
@@ -106,7 +114,8 @@ class ImportUnitOfWork(MongoUnitOfWork):
 @dataclass(frozen=True)
 class _Ready:
     prepared: Prepared
-    entry: Any
+    entry: Any  # of `prepared.event`
+    more_entries: tuple = ()  # of `prepared.more_events`
 
 
 def run_import(records: Iterable[tuple[int, dict | RowError]], prepare: Callable[[int, dict], Prepared],
@@ -151,10 +160,11 @@ def run_import(records: Iterable[tuple[int, dict | RowError]], prepare: Callable
                 continue
             try:  # not expected: rows are built by the domain from checked values
                 entry = uow.outbox_entry(prepared.event, channel)
+                more = tuple(uow.outbox_entry(event, other) for event, other in prepared.more_events)
             except ContractViolation as exc:
                 report.skip(line, prepared.key, ROW, f"Événement non conforme à son contrat : {exc}")
                 continue
-            batch.append(_Ready(prepared, entry))
+            batch.append(_Ready(prepared, entry, more))
             if len(batch) >= batch_size:
                 in_flight = flush(batch)
                 batch = []
@@ -171,7 +181,8 @@ def _with(progress: Progress, records):
 
 
 def _write(batch: list[_Ready], uow, collection: str, report: ImportReport) -> None:
+    entries = [ready.entry for ready in batch] + [entry for ready in batch for entry in ready.more_entries]
     with uow:
-        uow.add_all(collection, [ready.prepared.doc for ready in batch], [ready.entry for ready in batch])
+        uow.add_all(collection, [ready.prepared.doc for ready in batch], entries)
         uow.commit()
     report.written([ready.prepared for ready in batch])
