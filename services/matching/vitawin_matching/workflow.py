@@ -2,7 +2,7 @@
 answer does, and the event it publishes (docs/matching.md, "Workflow of a proposal").
 
     pending --professional accepts--> accepted                (a school's request)
-    pending --professional accepts--> awaiting_confirmation   (a pupil's request)
+    pending --professional accepts--> awaiting_confirmation   (a pupil's request; notify asks the school)
     awaiting_confirmation --the school's referent confirms--> accepted
     pending | awaiting_confirmation --either side declines--> declined
     pending | awaiting_confirmation --deadline passed--> expired
@@ -31,6 +31,7 @@ VOLUNTEER, REQUESTER = "volunteer", "requester"
 PROPOSAL_ACCEPTED = "fr.vitawin.proposal.accepted.v1"
 PROPOSAL_DECLINED = "fr.vitawin.proposal.declined.v1"
 PROPOSAL_EXPIRED = "fr.vitawin.proposal.expired.v1"
+CONFIRMATION_REQUESTED = "fr.vitawin.proposal.confirmation_requested.v1"
 DEFAULT_ANSWER_DAYS = 7
 
 
@@ -71,7 +72,7 @@ class ProposalState:
                 return self, None  # already accepted by the professional
             self._refuse_if_final("acceptée")
             if self.requester_kind == "pupil":
-                return self._next(status=AWAITING_CONFIRMATION, answered_at=now), None
+                return self._next(status=AWAITING_CONFIRMATION, answered_at=now), CONFIRMATION_REQUESTED
             return self._next(status=ACCEPTED, answered_at=now, closed_at=now), PROPOSAL_ACCEPTED
         if by == REQUESTER:
             if self.status == ACCEPTED:
@@ -111,6 +112,8 @@ class ProposalState:
     # --- what is published ------------------------------------------------------------------------
     def event_data(self, event_type: str) -> dict:
         ids = {"proposal_id": self.proposal_id, "request_id": self.request_id, "volunteer_id": self.volunteer_id}
+        if event_type == CONFIRMATION_REQUESTED:
+            return {**ids, "answered_at": _iso(self.answered_at)}
         moment = _iso(self.closed_at)
         if event_type == PROPOSAL_ACCEPTED:
             return {**ids, "accepted_at": moment}

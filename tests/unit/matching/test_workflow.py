@@ -31,7 +31,10 @@ def test_a_professional_accepting_a_school_request_makes_the_placement_final():
 
 def test_a_pupil_placement_waits_for_the_referent_then_is_accepted():
     p, event = proposal("pupil").accept(VOLUNTEER, NOW)
-    assert (p.status, event) == (AWAITING_CONFIRMATION, None)
+    assert (p.status, event) == (AWAITING_CONFIRMATION, "fr.vitawin.proposal.confirmation_requested.v1")
+    CONTRACTS.validate(event, p.event_data(event))  # notify asks the school's referent
+    assert p.event_data(event)["answered_at"] == "2026-12-01T09:00:00.000Z"
+    assert p.accept(VOLUNTEER, NOW + timedelta(minutes=1)) == (p, None)  # a second click asks nothing more
     p, event = p.accept(REQUESTER, NOW + timedelta(days=1))
     assert (p.status, event, p.version) == (ACCEPTED, PROPOSAL_ACCEPTED, 3)
 
