@@ -29,6 +29,10 @@ class Settings:
     # Tansu makes a new group wait about half the session timeout: keep it short.
     kafka_session_timeout_ms: int = 6000
     kafka_heartbeat_interval_ms: int = 1000
+    # How long a fetch may wait for data. Tansu holds every fetch this long even when records are
+    # waiting (kafka-python's 500 ms default made a 160 ms median hop, 100 ms makes ~27 ms,
+    # bench/matching_kafka.py); Apache Kafka answers as soon as there is data.
+    kafka_fetch_max_wait_ms: int = 100
     dead_letter_limit: int = 1000
 
     @classmethod
@@ -41,6 +45,7 @@ class Settings:
             mongodb_database=env.get("MONGODB_DATABASE", f"vitawin_{service_name}"),
             kafka_session_timeout_ms=int(env.get("KAFKA_SESSION_TIMEOUT_MS", cls.kafka_session_timeout_ms)),
             kafka_heartbeat_interval_ms=int(env.get("KAFKA_HEARTBEAT_INTERVAL_MS", cls.kafka_heartbeat_interval_ms)),
+            kafka_fetch_max_wait_ms=int(env.get("KAFKA_FETCH_MAX_WAIT_MS", cls.kafka_fetch_max_wait_ms)),
             dead_letter_limit=int(env.get("DEAD_LETTER_LIMIT", cls.dead_letter_limit)),
         )
         values.update(overrides)

@@ -25,6 +25,7 @@ def consumer(settings: Settings, group_id: str, topics: list[str]) -> KafkaConsu
         enable_auto_commit=False, auto_offset_reset="earliest",
         session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         max_poll_records=50, client_id=f"vitawin-{settings.service_name}",
     )
 

@@ -8,6 +8,7 @@ candidate and gives no slot, whatever newer state comes, until it is shown again
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 from dataclasses import replace
 
 from vitawin_common.territory import Location
@@ -54,11 +55,12 @@ class FakeCollection:
     def __init__(self):
         self.docs: dict[str, dict] = {}
 
-    def update_one(self, query: dict, update: dict, upsert: bool = False) -> None:
+    def update_one(self, query: dict, update: dict, upsert: bool = False, session=None):
+        """$set, $setOnInsert, $max, $unset, $inc; returns what pymongo's UpdateResult says of it."""
         doc = self.docs.get(query["_id"])
         if doc is None or not _matches(doc, query):
             if not upsert:
-                return
+                return SimpleNamespace(modified_count=0)
             if doc is not None:
                 raise DuplicateKeyError("E11000 duplicate key error")
             doc = self.docs[query["_id"]] = {"_id": query["_id"]}
@@ -68,23 +70,16 @@ class FakeCollection:
             doc[name] = max(doc.get(name, value), value)
         for name in update.get("$unset", {}):
             doc.pop(name, None)
+        for name, step in update.get("$inc", {}).items():
+            doc[name] = doc.get(name, 0) + step
+        return SimpleNamespace(modified_count=1)
 
-    def find_one(self, query: dict, projection=None) -> dict | None:
+    def find_one(self, query: dict, projection=None, session=None) -> dict | None:
         doc = self.docs.get(query["_id"])
         return copy.deepcopy(doc) if doc is not None and _matches(doc, query) else None
 
     def find(self, query: dict) -> list[dict]:
         return [copy.deepcopy(d) for d in self.docs.values() if _matches(d, query)]
-
-    def find_one_and_update(self, query: dict, update: dict, projection=None, return_document=None,
-                            session=None) -> dict | None:
-        """$inc only, returning the document after the update (as take_slot asks)."""
-        doc = self.docs.get(query["_id"])
-        if doc is None or not _matches(doc, query):
-            return None
-        for name, step in update.get("$inc", {}).items():
-            doc[name] = doc.get(name, 0) + step
-        return copy.deepcopy(doc)
 
 
 def volunteers() -> MongoVolunteers:
