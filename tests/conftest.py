@@ -21,8 +21,12 @@ def infrastructure(tmp_path_factory):
     """Kafka, MongoDB and the SMTP sink only."""
     from stack import Stack
 
-    stack = Stack(tmp_path_factory.mktemp("stack"), base_port=BASE, kafka_port=BASE + 1012,
-                  mongodb_port=BASE + 1017, smtp_port=BASE + 1025)
+    var = tmp_path_factory.mktemp("stack")
+    clock_file = var / "notify-clock"  # empty: the real time; tests write a moment to move notify's clock
+    clock_file.write_text("")
+    stack = Stack(var, base_port=BASE, kafka_port=BASE + 1012, mongodb_port=BASE + 1017, smtp_port=BASE + 1025,
+                  extra_env={"NOTIFY_RETRY_INITIAL_S": "1", "NOTIFY_RETRY_MAX_S": "3", "NOTIFY_RETRY_JITTER_S": "0.5",
+                             "NOTIFY_MAX_ATTEMPTS": "30", "NOTIFY_TICK_S": "1", "NOTIFY_CLOCK_FILE": str(clock_file)})
     try:
         stack.up_infrastructure()
     except BaseException:

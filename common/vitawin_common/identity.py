@@ -11,7 +11,10 @@ pupil, the school of a referent, the organisation of a professional...), `school
 school referents), `iss`, `aud`, `iat`, `exp`.
 
 Local and test stacks make a key pair with `python -m vitawin_common.identity keys DIR` and mint
-tokens with `python -m vitawin_common.identity token --role ...` (AUTH_PRIVATE_KEY_FILE)."""
+tokens with `python -m vitawin_common.identity token --role ...` (AUTH_PRIVATE_KEY_FILE).
+
+Other signed tokens (notify's answer and unsubscribe links) use the same algorithm with their own
+key pair, audience and issuer: `sign_claims` and `verify_signed`, keys read with `pem_from_env`."""
 from __future__ import annotations
 
 import argparse
@@ -44,6 +47,10 @@ LEEWAY = timedelta(seconds=30)  # clock skew between the issuer and a service
 
 class InvalidToken(Exception):
     """The token cannot be trusted (French message for the 401)."""
+
+
+class ExpiredToken(InvalidToken):
+    """A token that was valid, past its expiry (French message)."""
 
 
 @dataclass(frozen=True)
@@ -116,22 +123,66 @@ class TokenVerifier:
                       school_uai=claims.get("school_uai"))
 
 
+def pem_from_env(name: str, env=os.environ) -> str:
+    """The PEM text of `name` (the key itself) or of the file `name`_FILE names; "" when neither
+    is set."""
+    pem = env.get(name, "")
+    if not pem and env.get(f"{name}_FILE", ""):
+        pem = Path(env[f"{name}_FILE"]).read_text()
+    return pem
+
+
 def verifier_from_env(env=os.environ) -> TokenVerifier | None:
     """The verifier of AUTH_PUBLIC_KEY (PEM text) or AUTH_PUBLIC_KEY_FILE; None when neither is
     set (then every token is refused and only anonymous calls go through)."""
-    pem = env.get("AUTH_PUBLIC_KEY", "")
-    if not pem and env.get("AUTH_PUBLIC_KEY_FILE", ""):
-        pem = Path(env["AUTH_PUBLIC_KEY_FILE"]).read_text()
+    pem = pem_from_env("AUTH_PUBLIC_KEY", env)
     return TokenVerifier(pem.encode()) if pem else None
 
 
 def issuer_from_env(env=os.environ) -> TokenIssuer:
-    pem = env.get("AUTH_PRIVATE_KEY", "")
-    if not pem and env.get("AUTH_PRIVATE_KEY_FILE", ""):
-        pem = Path(env["AUTH_PRIVATE_KEY_FILE"]).read_text()
+    pem = pem_from_env("AUTH_PRIVATE_KEY", env)
     if not pem:
         raise RuntimeError("set AUTH_PRIVATE_KEY_FILE (or AUTH_PRIVATE_KEY) to issue tokens")
     return TokenIssuer(pem.encode())
+
+
+# --- Other signed tokens (same algorithm, their own key pair, audience and issuer) -----------------
+def _pem(value: bytes | str) -> bytes:
+    return value.encode() if isinstance(value, str) else value
+
+
+def load_private_key(pem_or_key):
+    """An Ed25519 private key from PEM (bytes or text); a loaded key is returned as it is."""
+    if isinstance(pem_or_key, (bytes, str)):
+        return serialization.load_pem_private_key(_pem(pem_or_key), password=None)
+    return pem_or_key
+
+
+def load_public_key(pem_or_key):
+    """An Ed25519 public key from PEM (bytes or text); a loaded key is returned as it is."""
+    if isinstance(pem_or_key, (bytes, str)):
+        return serialization.load_pem_public_key(_pem(pem_or_key))
+    return pem_or_key
+
+
+def sign_claims(claims: dict, private_key) -> str:
+    """A JWT (EdDSA) of `claims`, signed with `private_key` (PEM or loaded key). The caller sets
+    iss, aud and, when the token expires, exp."""
+    return jwt.encode(claims, load_private_key(private_key), algorithm=ALGORITHM)
+
+
+def verify_signed(token: str, public_key, *, audience: str, issuer: str,
+                  require: Iterable[str] = ("iss", "aud"), leeway: timedelta = LEEWAY) -> dict:
+    """The claims of `token` once its signature (EdDSA, `public_key`: PEM or loaded key), audience
+    and issuer are checked, and its expiry when it has one (`require` lists the claims that must be
+    present: add "exp" for a token that must expire). ExpiredToken or InvalidToken otherwise."""
+    try:
+        return jwt.decode(token, load_public_key(public_key), algorithms=[ALGORITHM], audience=audience,
+                          issuer=issuer, leeway=leeway, options={"require": list(require)})
+    except jwt.ExpiredSignatureError as exc:
+        raise ExpiredToken("Jeton expiré.") from exc
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("Jeton invalide.") from exc
 
 
 # --- Flask ------------------------------------------------------------------------------------------

@@ -53,6 +53,10 @@ class Stack:
         # The access-token key pair of this stack (made once in VAR/auth): services verify with the
         # public key; the private one signs tokens (the gateway's sign-in, and `make token`).
         private_key, public_key = identity.write_keys(self.var / "auth")
+        # Notify's own key pair for the links of its emails (answer and unsubscribe tokens): notify
+        # signs with the private key (its processes only, see process_env), matching verifies the
+        # answer links with the public one.
+        self.link_private_key, link_public_key = identity.write_keys(self.var / "auth" / "notify-link")
         self.env = {
             **os.environ,
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -70,12 +74,22 @@ class Stack:
             "REQUESTS_URL": f"http://127.0.0.1:{ports['REQUESTS_PORT']}",
             "MATCHING_URL": f"http://127.0.0.1:{ports['MATCHING_PORT']}",
             "NOTIFY_URL": f"http://127.0.0.1:{ports['NOTIFY_PORT']}",
+            "NOTIFY_LINK_PUBLIC_KEY_FILE": str(link_public_key),
+            "APP_URL": f"http://127.0.0.1:{ports['GATEWAY_PORT']}",  # the links of the emails point here
             **ports,
             **(extra_env or {}),
         }
         self.gateway_url = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
 
     # --- one process -------------------------------------------------------------------------
+    def process_env(self, name: str) -> dict:
+        """The stack's environment, plus what only this process may hold: notify's link-signing key
+        goes to the notify processes alone."""
+        env = dict(self.env)
+        if name.startswith("notify-"):
+            env.setdefault("NOTIFY_LINK_PRIVATE_KEY_FILE", str(self.link_private_key))
+        return env
+
     def pid_file(self, name: str) -> Path:
         return self.run_dir / f"{name}.pid"
 
@@ -83,7 +97,7 @@ class Stack:
         for folder in (self.run_dir, self.log_dir):  # the mail sink makes its own Maildir
             folder.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")
-        proc = subprocess.Popen(["/bin/sh", "-c", self.commands[name]], cwd=ROOT, env=self.env,
+        proc = subprocess.Popen(["/bin/sh", "-c", self.commands[name]], cwd=ROOT, env=self.process_env(name),
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
         log.close()

@@ -83,8 +83,10 @@ def test_a_volunteer_and_a_request_give_one_proposal_event_and_one_email_per_par
     assert event.data["volunteer_id"] == volunteer_id
     assert event.data["distance_km"] < 1
 
-    to_pro = eventually(lambda: mails_to(stack.maildir, pro), message="email to the professional")
-    to_school = eventually(lambda: mails_to(stack.maildir, school), message="email to the school")
+    def proposal_mails(address, template):  # the pledge's confirmation is another email
+        return [m for m in mails_to(stack.maildir, address) if m["X-Vitawin-Template"] == template]
+    to_pro = eventually(lambda: proposal_mails(pro, "proposal_to_volunteer"), message="email to the professional")
+    to_school = eventually(lambda: proposal_mails(school, "proposal_to_requester"), message="email to the school")
     assert len(to_pro) == 1 and len(to_school) == 1
     assert "Vitawin" in to_pro[0]["Subject"] and "témoignage" in to_pro[0]["Subject"]
     assert event.data["proposal_id"] in to_pro[0].get_body(("plain",)).get_content()

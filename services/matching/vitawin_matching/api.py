@@ -3,7 +3,13 @@ e-mails travel only on the internal `proposals` stream, to the notify service), 
 The professional of the proposal (role professional, the token's actor_id = the organisation of
 the pledge) accepts or declines; for a pupil's request, the school's referent (role
 school_referent of that school) then confirms or declines. Anyone else: 404 (a proposal's
-existence is not shown to those it does not concern)."""
+existence is not shown to those it does not concern).
+
+The same answers come from the links of notify's emails: `POST /<id>/link-answers` {token} with the
+token of the link, signed by notify (audience `vitawin-answer-link`, issuer `vitawin-notify`) and
+verified here with notify's public key (NOTIFY_LINK_PUBLIC_KEY(_FILE)). It says "the party of this
+proposal clicked the link notify sent them", nothing more: the answer of the token's side, applied
+exactly as the authenticated endpoints do (a replay of an applied answer changes nothing)."""
 from __future__ import annotations
 
 from typing import Callable, Protocol
@@ -52,6 +58,12 @@ class ProposalStateSchema(Schema):
     version = fields.Integer()
 
 
+class LinkAnswerSchema(Schema):
+    token = fields.String(required=True, validate=validate.Length(1, 4096, error="Jeton invalide."),
+                          error_messages={"required": "Indiquez le jeton du lien (token)."},
+                          metadata={"description": "Jeton du lien de réponse envoyé par e-mail (service notify)"})
+
+
 class ProposalQuerySchema(Schema):
     request_id = fields.String(validate=validate.Length(1, 64, error="Identifiant invalide (1 à 64 caractères)."))
     volunteer_id = fields.String(validate=validate.Length(1, 64, error="Identifiant invalide (1 à 64 caractères)."))
@@ -92,6 +104,12 @@ def _answer(proposal_id: str, accept: bool):
     side = _side(caller, loaded[1]) if loaded else None
     if side is None:
         abort(404, message="Proposition introuvable.")
+    return _apply(uow, proposal_id, side, accept)
+
+
+def _apply(uow, proposal_id: str, side: str, accept: bool):
+    """`side`'s answer through answers.answer, its failures as French 404 and 409."""
+    deps = current_app.extensions["vitawin_matching"]
     try:
         return answers.answer(uow, proposal_id, side, accept, offer_of=deps.get("offer_of"))
     except answers.ProposalNotFound:
@@ -138,13 +156,59 @@ class ProposalDecline(MethodView):
         return _answer(proposal_id, accept=False)
 
 
+LINK_AUDIENCE = "vitawin-answer-link"
+LINK_ISSUER = "vitawin-notify"
+LINK_ANSWERS = {"accept": True, "decline": False}
+
+
+def _link_answer(token: str, proposal_id: str) -> tuple[str, bool]:
+    """(side, accept) of an answer link's token for `proposal_id`; 401 in French otherwise."""
+    key = current_app.extensions["vitawin_matching"].get("link_key")
+    if key is None:
+        abort(503, message="Les réponses par lien ne sont pas encore configurées sur ce service.")
+    try:
+        claims = identity.verify_signed(token, key, audience=LINK_AUDIENCE, issuer=LINK_ISSUER,
+                                        require=("iss", "aud", "exp", "jti"))
+    except identity.ExpiredToken:
+        abort(401, message="Lien expiré : le délai de réponse à cette proposition est passé.")
+    except identity.InvalidToken:
+        abort(401, message="Lien de réponse invalide.")
+    side, answer = claims.get("side"), claims.get("answer")
+    if side not in (VOLUNTEER, REQUESTER) or answer not in LINK_ANSWERS:
+        abort(401, message="Lien de réponse invalide.")
+    if claims.get("proposal_id") != proposal_id:
+        abort(401, message="Ce lien de réponse concerne une autre proposition.")
+    return side, LINK_ANSWERS[answer]
+
+
+@blp.route("/<string:proposal_id>/link-answers")
+class ProposalLinkAnswer(MethodView):
+    @blp.arguments(LinkAnswerSchema)
+    @blp.response(200, ProposalStateSchema)
+    @blp.alt_response(401, description="Lien invalide, expiré, ou d'une autre proposition.")
+    @blp.alt_response(404, description="Proposition introuvable.")
+    @blp.alt_response(409, description="Déjà refusée, acceptée ou expirée, ou capacité d'accueil atteinte.")
+    def post(self, body, proposal_id):
+        """Répondre par le lien d'un e-mail
+
+        Le service notify transmet le jeton du lien cliqué (accepter ou refuser, côté
+        professionnel ou établissement) ; la réponse est appliquée comme par l'API authentifiée.
+        Le même lien rejoué ne change rien."""
+        side, accept = _link_answer(body["token"], proposal_id)
+        uow = current_app.extensions["vitawin_matching"]["uow_factory"]()
+        return _apply(uow, proposal_id, side, accept)
+
+
 def _queries() -> ProposalQueries:
     return current_app.extensions["vitawin_matching"]["proposals"]
 
 
 def create_app(proposals: ProposalQueries | None = None, ready: Callable[[], bool] | None = None,
-               uow_factory: Callable | None = None, offer_of: Callable | None = None) -> Flask:
-    """Real dependencies unless given (tests pass fakes). Called in each gunicorn worker, after the fork."""
+               uow_factory: Callable | None = None, offer_of: Callable | None = None,
+               link_key: bytes | str | None = None) -> Flask:
+    """Real dependencies unless given (tests pass fakes). Called in each gunicorn worker, after the fork.
+    `link_key`: notify's public key for the answer links (PEM), from NOTIFY_LINK_PUBLIC_KEY(_FILE)
+    unless given; without one, link answers get a 503."""
     if proposals is None or ready is None or uow_factory is None:
         config = bootstrap.settings()
         proposals = proposals or bootstrap.proposals(config)
@@ -153,7 +217,9 @@ def create_app(proposals: ProposalQueries | None = None, ready: Callable[[], boo
         offer_of = offer_of or bootstrap.offer_of(config)
     app = Flask(__name__)
     app.config.update(web.openapi_settings("Vitawin matching"))
-    app.extensions["vitawin_matching"] = {"proposals": proposals, "uow_factory": uow_factory, "offer_of": offer_of}
+    link_key = link_key or bootstrap.link_public_key()
+    app.extensions["vitawin_matching"] = {"proposals": proposals, "uow_factory": uow_factory, "offer_of": offer_of,
+                                          "link_key": identity.load_public_key(link_key) if link_key else None}
     api = Api(app)
     api.register_blueprint(blp)
     return web.init_app(app, bootstrap.SERVICE, ready)

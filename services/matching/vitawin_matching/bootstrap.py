@@ -129,3 +129,10 @@ def offer_of(config: Settings):
 
 def ready(config: Settings):
     return partial(mongo.ping, config)
+
+
+def link_public_key(env=os.environ) -> str | None:
+    """Notify's public key for the answer links of its emails (NOTIFY_LINK_PUBLIC_KEY, PEM text, or
+    NOTIFY_LINK_PUBLIC_KEY_FILE); None when unset (link answers are then refused with a 503)."""
+    from vitawin_common import identity
+    return identity.pem_from_env("NOTIFY_LINK_PUBLIC_KEY", env) or None

@@ -55,15 +55,26 @@ class MongoUnitOfWork:
 
 _templates = Environment(
     loader=PackageLoader("vitawin_notify", "templates"),
-    autoescape=select_autoescape(["html"]),  # organisation names are user input
+    # every .html template (layout and macros too) escaped: organisation names and topics are user
+    # input; .txt templates are plain text
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True, default=False),
     undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
 )
 
 
 def compose(email: Email, sender: str) -> EmailMessage:
-    """Render `email` as plain text with an HTML alternative. EmailMessage refuses CR/LF in header
-    values and the addresses were checked by the domain, so no header can be injected."""
-    message = EmailMessage()
+    """Render `email` as plain text with an HTML alternative.
+
+    No header can be injected: the addresses were checked by the domain, the message functions
+    make every subject one line (`messages.one_line`), and EmailMessage refuses CR/LF in any header
+    value anyway (ValueError: a bug, never sent). With an unsubscribe link: `List-Unsubscribe`
+    and, for an https link, `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058). Lines
+    of up to 998 characters (RFC 5322), so that the signed link is never folded or encoded."""
+    from email.policy import default as default_policy
+
+    from vitawin_notify.domain import CATEGORY_LABELS
+
+    message = EmailMessage(policy=default_policy.clone(max_line_length=998))
     message["From"] = sender
     message["To"] = Address(addr_spec=email.to)
     message["Subject"] = email.subject
@@ -72,8 +83,18 @@ def compose(email: Email, sender: str) -> EmailMessage:
     domain = parseaddr(sender)[1].rpartition("@")[2] or "vitawin.fr"
     message["Message-ID"] = f"<{email.key[:40]}@{domain}>"
     message["Auto-Submitted"] = "auto-generated"
-    text = _templates.get_template(f"{email.template}.txt").render(email.context, subject=email.subject)
-    html = _templates.get_template(f"{email.template}.html").render(email.context, subject=email.subject)
+    message["X-Vitawin-Template"] = email.template  # which email it is (ops, tests, mail filters): no personal data
+    url = email.unsubscribe_url
+    if url is not None:
+        if not url.startswith(("https://", "http://")) or any(c.isspace() or c in '<>"' for c in url):
+            raise ValueError("unsubscribe_url: not a plain http(s) URL")
+        message["List-Unsubscribe"] = f"<{url}>"
+        if url.startswith("https://"):  # RFC 8058 one-click needs https (http: local stacks only)
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    layout = {"subject": email.subject, "unsubscribe_url": url,
+              "category_label": CATEGORY_LABELS.get(email.category, email.category)}
+    text = _templates.get_template(f"{email.template}.txt").render(email.context, **layout)
+    html = _templates.get_template(f"{email.template}.html").render(email.context, **layout)
     message.set_content(text, cte="quoted-printable")
     message.add_alternative(html, subtype="html", cte="quoted-printable")
     return message

@@ -1,5 +1,5 @@
-"""What a proposal means for the people involved: which emails it calls for, with what words.
-Plain Python, no I/O."""
+"""The email model of notify, the delivery key and the address rules. Plain Python, no I/O.
+Which emails each event calls for, with what words: `vitawin_notify.messages`."""
 from __future__ import annotations
 
 import hashlib
@@ -36,17 +36,51 @@ class RecipientRejected(Exception):
     """The mail relay refused a recipient for good (5xx): retrying cannot help."""
 
 
+ROLES = ("volunteer", "requester", "referent", "contact", "guardian")  # whom an email is for (no address)
+# What a person can unsubscribe from; "account" emails (welcome, pledge confirmation, erasure) are
+# transactional: no unsubscribe link.
+CATEGORIES = ("proposals", "requests", "account")
+CATEGORY_LABELS = {"proposals": "propositions de mise en relation", "requests": "demandes de votre établissement",
+                   "account": "compte"}
+
+
 @dataclass(frozen=True)
 class Email:
+    """One email to one address. `context` holds the template's words, JSON-friendly values only
+    (str, numbers, bool, None, lists, dicts) so that an email can travel in a retry event.
+    `subject_id` is the proposal, request or actor id the email is about; `unsubscribe_url` is the
+    one-click link of `category` for this address (None for "account")."""
     event_id: str
     template: str
     to: str
     subject: str
     context: dict[str, Any] = field(hash=False)
+    role: str
+    subject_id: str
+    category: str
+    unsubscribe_url: str | None = None
+
+    def __post_init__(self):
+        if self.role not in ROLES:
+            raise ValueError(f"unknown role {self.role!r}")
+        if self.category not in CATEGORIES:
+            raise ValueError(f"unknown category {self.category!r}")
+        if self.category == "account" and self.unsubscribe_url is not None:
+            raise ValueError("an account email has no unsubscribe link")
 
     @property
     def key(self) -> str:
         return delivery_key(self.event_id, self.to, self.template)
+
+    def to_document(self) -> dict[str, Any]:
+        return {"event_id": self.event_id, "template": self.template, "to": self.to, "subject": self.subject,
+                "context": self.context, "role": self.role, "subject_id": self.subject_id,
+                "category": self.category, "unsubscribe_url": self.unsubscribe_url}
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> "Email":
+        return cls(doc["event_id"], doc["template"], doc["to"], doc["subject"], dict(doc["context"]),
+                   doc["role"], doc["subject_id"], doc["category"], doc.get("unsubscribe_url"))
 
 
 def delivery_key(event_id: str, recipient: str, template: str) -> str:
@@ -78,31 +112,9 @@ def of(label: str) -> str:
 
 
 def emails_for_proposal(event_id: str, data: Mapping[str, Any], towns: Mapping[str, str]) -> list[Email]:
-    """The emails a new proposal calls for: one to the professional, and one to the requester when
-    the request has a contact e-mail (a pupil's request from fr.vitawin.request.created.v2 on has
-    none: `request.contact_email` is then absent, and only the professional is told). A pupil's
-    address is never given to the professional; a school's contact may be."""
-    volunteer, request = data["volunteer"], data["request"]
-    volunteer_to = check_address(volunteer.get("contact_email"), "volunteer.contact_email")
-    requester_to = (check_address(request["contact_email"], "request.contact_email")
-                    if "contact_email" in request else None)  # present but null is invalid, as in the contract
-    label = ACTION_LABELS[data["action_type"]]
-    kind = request["requester_kind"]
-    common = {
-        "proposal_id": data["proposal_id"],
-        "action_label": label,
-        "action_of": of(label),
-        "distance": french_km(float(data["distance_km"])),
-        "volunteer_town": towns.get(volunteer["town"], volunteer["town"]),
-        "request_town": towns.get(request["town"], request["town"]),
-        "organisation_name": volunteer["organisation_name"],
-        "requester_kind": kind,
-    }
-    to_volunteer = dict(common, requester_label=REQUESTER_LABELS[kind],
-                        school_contact=requester_to if kind == "school" else None)
-    emails = [Email(event_id, PROPOSAL_TO_VOLUNTEER, volunteer_to,
-                    f"Vitawin : une demande {of(label)} près de chez vous", to_volunteer)]
-    if requester_to is not None:
-        emails.append(Email(event_id, PROPOSAL_TO_REQUESTER, requester_to,
-                            "Vitawin : un professionnel peut répondre à votre demande", dict(common)))
-    return emails
+    """The emails of a new proposal as before issue 6, for the current handler: no answer links, no
+    unsubscribe link, no referent (a pupil's request without contact e-mail is told to the
+    professional only). New code calls `messages.proposal_created` instead."""
+    from vitawin_notify import messages  # messages imports this module
+
+    return messages.legacy_proposal_emails(event_id, data, towns)

@@ -1,52 +1,283 @@
-"""Service layer: what the notify worker does with each event it reads."""
+"""Service layer: what notify does with each event it reads, and with the clock (docs/notify.md).
+
+Each handler works out the emails an event calls for (`messages`), hands each to the `Deliverer`
+(once per delivery key, preferences read at send time, retries through the retry channel) and
+keeps what the later emails need: the proposal's parties (`remembered_proposals`), the contact
+book (school referents by UAI). A bad address in an event makes it poison (dead letter); any other
+failure leaves the event to be read again, and what was already delivered is skipped then."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
-from typing import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta, timezone
+from typing import Callable
+from zoneinfo import ZoneInfo
 
 from vitawin_common.consumer import PoisonEvent
 from vitawin_common.events import Event
 
-from vitawin_notify import domain
+from vitawin_notify import domain, messages
+from vitawin_notify.delivery import DAILY, WEEKLY, Deliverer, email_from_job, utcnow
 
 log = logging.getLogger(__name__)
 
 PROPOSAL_CREATED = "fr.vitawin.proposal.created.v1"
+PROPOSAL_CONFIRMATION_REQUESTED = "fr.vitawin.proposal.confirmation_requested.v1"
+PROPOSAL_ACCEPTED = "fr.vitawin.proposal.accepted.v1"
+PROPOSAL_DECLINED = "fr.vitawin.proposal.declined.v1"
+PROPOSAL_EXPIRED = "fr.vitawin.proposal.expired.v1"
+REQUEST_CREATED = "fr.vitawin.request.created.v2"
+VOLUNTEER_REGISTERED = "fr.vitawin.volunteer.registered.v1"
+CONTACT_REGISTERED = "fr.vitawin.contact.registered.v1"
+ACTOR_ERASED = "fr.vitawin.actor.erased.v1"
+PARIS = ZoneInfo("Europe/Paris")
 
 
-def on_proposal_created(event: Event, uow, mailer, towns: Mapping[str, str]) -> None:
-    """Email both parties of a new proposal, each at most once however often the event comes (only
-    the professional when the request has no contact e-mail: a pupil's request from v2 on).
+@dataclass(frozen=True)
+class Settings:
+    """What a person reads depends on: the territory, the links, the web app's address; and the
+    schedule: reminder delay, how long a school has to confirm, when digests go out."""
+    territory: messages.Territory
+    links: messages.Links
+    app_url: str
+    reminder_after: timedelta = timedelta(hours=72)
+    confirmation_days: int = 7
+    digest_hour: int = 8  # Europe/Paris
+    digest_weekday: int = 0  # Monday
+    forget_after: timedelta = timedelta(days=30)  # settled proposals' addresses
 
-    `uow.deliveries` remembers what was sent; `mailer.send(email)` hands one email to the relay
-    and raises on failure (domain.RecipientRejected when retrying cannot help); `towns` maps
-    INSEE codes to town names. Any other exception leaves the event to be retried from its
-    offset: the emails already recorded are skipped then, the others are sent."""
-    try:
-        emails = domain.emails_for_proposal(event.id, event.data, towns)
-    except domain.InvalidAddress as exc:
-        raise PoisonEvent(str(exc)) from None
-    proposal_id = event.data["proposal_id"]
-    if all(email.template != domain.PROPOSAL_TO_REQUESTER for email in emails):
-        log.info("request without contact email: only the professional is emailed",
-                 extra={"event_id": event.id, "proposal_id": proposal_id})
-    for email in emails:
-        ids = {"event_id": event.id, "proposal_id": proposal_id, "template": email.template}
-        if uow.deliveries.is_sent(email.key):
-            log.info("email already sent; skipped", extra=ids)
-            continue
-        try:
-            mailer.send(email)
-        except domain.RecipientRejected as exc:
-            raise PoisonEvent(f"{email.template}: {exc}") from None
-        # Remaining window: a crash (or a lost Mongo write) after the relay accepted the email and
-        # before this record is durable sends that one email again when the event is retried.
-        # SMTP cannot join a transaction with MongoDB, so some window is unavoidable; this one is
-        # milliseconds wide, costs at worst one duplicate notification (never a lost one), and the
-        # resent copy has the same Message-ID (derived from the delivery key), which lets mail
-        # clients and relays that deduplicate on it drop it.
-        uow.deliveries.record_sent(email.key, proposal_id=proposal_id, template=email.template,
-                                   event_id=event.id, recipient_hash=domain.recipient_hash(email.to),
-                                   sent_at=datetime.now(timezone.utc))
-        log.info("email sent", extra=ids)
+
+@dataclass
+class Notify:
+    uow_factory: Callable
+    deliverer: Deliverer
+    settings: Settings
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    # --- events ---------------------------------------------------------------------------------
+    def handlers(self) -> dict[str, Callable[[Event], None]]:
+        return {PROPOSAL_CREATED: self.on_proposal_created,
+                PROPOSAL_CONFIRMATION_REQUESTED: self.on_confirmation_requested,
+                PROPOSAL_ACCEPTED: self.on_proposal_outcome, PROPOSAL_DECLINED: self.on_proposal_outcome,
+                PROPOSAL_EXPIRED: self.on_proposal_outcome, REQUEST_CREATED: self.on_request_created,
+                VOLUNTEER_REGISTERED: self.on_volunteer_registered, CONTACT_REGISTERED: self.on_contact_registered,
+                ACTOR_ERASED: self.on_actor_erased}
+
+    def on_proposal_created(self, event: Event) -> None:
+        """Both parties of a new proposal (for a pupil's request: the school's referent), and
+        remember them for the emails that follow."""
+        s, data = self.settings, event.data
+        referent = self._referent_email(messages.school_of(data)) if data["request"]["requester_kind"] == "pupil" else None
+        deadline = messages.answer_deadline(data, event.time)
+        with _poison_on_bad_address():
+            emails = messages.proposal_created(event.id, data, s.territory, s.links, deadline=deadline,
+                                               referent_email=referent)
+            remembered = messages.remember(data, deadline=deadline, referent_email=referent)
+        uow = self.uow_factory()
+        with uow:
+            uow.proposals.remember(_stored(remembered, deadline, self.clock()))
+            uow.commit()
+        self._deliver_all(emails)
+
+    def on_confirmation_requested(self, event: Event) -> None:
+        """The professional accepted a pupil's placement: the school's referent confirms it."""
+        proposal = self._remembered(event)
+        if proposal is None:
+            return
+        answered = messages.parse_moment(event.data["answered_at"])
+        with _poison_on_bad_address():
+            emails = messages.confirmation_request(event.id, proposal, self.settings.territory, self.settings.links,
+                                                   expires_at=answered + timedelta(days=self.settings.confirmation_days))
+        self._set_status(proposal["proposal_id"], "awaiting_confirmation")
+        self._deliver_all(emails)
+
+    def on_proposal_outcome(self, event: Event) -> None:
+        """Accepted, declined or expired: both parties hear it; the proposal is settled."""
+        proposal = self._remembered(event)
+        if proposal is None:
+            return
+        s = self.settings
+        with _poison_on_bad_address():
+            if event.type == PROPOSAL_ACCEPTED:
+                emails = messages.proposal_accepted(event.id, proposal, s.territory, s.links)
+            elif event.type == PROPOSAL_DECLINED:
+                emails = messages.proposal_declined(event.id, proposal, s.territory, s.links,
+                                                    reason=event.data.get("reason", "declined_by_volunteer"))
+            else:
+                emails = messages.proposal_expired(event.id, proposal, s.territory, s.links)
+        uow = self.uow_factory()
+        with uow:
+            uow.proposals.settle(proposal["proposal_id"], event.type.rsplit(".", 2)[-2], self.clock())
+            uow.commit()
+        self._deliver_all(emails)
+
+    def on_request_created(self, event: Event) -> None:
+        """A pupil asked for something: the school's referent hears it (a school's own request
+        needs no email: its referent wrote it)."""
+        data = event.data
+        if data.get("requester_kind") != "pupil":
+            return
+        referent = self._referent_email(data.get("school_uai"))
+        if referent is None:
+            log.info("no referent known for the school: nobody to tell",
+                     extra={"event_id": event.id, "request_id": data["request_id"]})
+            return
+        with _poison_on_bad_address():
+            emails = messages.pupil_request(event.id, data, referent, self.settings.territory, self.settings.links,
+                                            app_url=self.settings.app_url)
+        self._deliver_all(emails)
+
+    def on_volunteer_registered(self, event: Event) -> None:
+        with _poison_on_bad_address():
+            emails = messages.pledge_confirmation(event.id, event.data, self.settings.territory,
+                                                  app_url=self.settings.app_url)
+        self._deliver_all(emails)
+
+    def on_contact_registered(self, event: Event) -> None:
+        """Keep the contact (referents by UAI, addresses for the erasure confirmation); welcome."""
+        data = event.data
+        with _poison_on_bad_address():
+            for name in ("email", "guardian_email"):
+                if name in data:
+                    domain.check_address(data[name], name)
+            emails = messages.welcome(event.id, data, self.settings.territory, app_url=self.settings.app_url)
+        uow = self.uow_factory()
+        with uow:
+            uow.contacts.add({"actor_id": data["actor_id"], **data})
+            uow.commit()
+        self._deliver_all(emails)
+
+    def on_actor_erased(self, event: Event) -> None:
+        """Confirm the erasure to the address still known, then forget it everywhere in notify."""
+        actor_id = event.data["actor_id"]
+        uow = self.uow_factory()
+        contact = uow.contacts.get(actor_id)
+        address = (contact or {}).get("email") or (contact or {}).get("guardian_email")
+        if address:
+            with _poison_on_bad_address():
+                emails = messages.erasure_confirmation(event.id, event.data, address, self.settings.territory)
+            self._deliver_all(emails)
+        with uow:
+            uow.contacts.forget(actor_id)
+            if address:
+                uow.proposals.forget_addresses_of({domain.recipient_hash(address)})
+                uow.digests.forget_recipient(domain.recipient_hash(address))
+            uow.commit()
+        log.info("contact forgotten after erasure", extra={"actor_id": actor_id, "had_address": bool(address)})
+
+    # --- the clock ------------------------------------------------------------------------------
+    def tick(self) -> dict[str, int]:
+        """What is due now: reminders, digests, forgetting settled proposals. Idempotent: each
+        email has a stable key, so a tick repeated after a crash sends nothing twice."""
+        return {"reminders": self.send_reminders(), "digests": self.send_digests(),
+                "forgotten": self.forget_settled()}
+
+    def send_reminders(self) -> int:
+        now, s = self.clock(), self.settings
+        uow = self.uow_factory()
+        sent = 0
+        for proposal in uow.proposals.due_for_reminder(now - s.reminder_after, now):
+            pid = proposal["proposal_id"]
+            with _poison_on_bad_address(reraise=False):
+                emails = messages.reminder(f"reminder:{pid}", proposal, s.territory, s.links)
+                self._deliver_all(emails)  # first: a crash before the mark only repeats a no-op
+                sent += len(emails)
+            with uow:
+                uow.proposals.mark_reminded(pid, now)
+                uow.commit()
+        return sent
+
+    def send_digests(self) -> int:
+        """Each person's queued emails, daily at `digest_hour` (Paris time) or weekly on
+        `digest_weekday`: everything queued before the last such moment goes in one email."""
+        now, s = self.clock(), self.settings
+        uow = self.uow_factory()
+        sent = 0
+        for mode in (DAILY, WEEKLY):
+            cutoff = last_digest_time(now, mode, s.digest_hour, s.digest_weekday)
+            for recipient in uow.digests.recipients_due(mode, cutoff):
+                items = uow.digests.items(recipient, cutoff, mode)
+                by_category: dict[str, list] = {}
+                for item in items:
+                    email = email_from_job(item["job"])
+                    by_category.setdefault(email.category, []).append(email)
+                for category, emails in sorted(by_category.items()):
+                    digest_id = f"digest:{mode}:{cutoff.date().isoformat()}:{category}:{recipient}"
+                    for email in messages.digest_of_emails(digest_id, emails[0].to, emails, s.territory, s.links,
+                                                           app_url=s.app_url, frequency=mode, subject_id=recipient[:16]):
+                        self.deliverer.deliver(email)
+                        sent += 1
+                with uow:
+                    uow.digests.remove([item["_id"] for item in items])
+                    uow.commit()
+        return sent
+
+    def forget_settled(self) -> int:
+        uow = self.uow_factory()
+        with uow:
+            count = uow.proposals.forget_settled(self.clock() - self.settings.forget_after)
+            uow.commit()
+        return count
+
+    # --- helpers --------------------------------------------------------------------------------
+    def _deliver_all(self, emails: list[domain.Email]) -> None:
+        for email in emails:
+            self.deliverer.deliver(email)
+
+    def _referent_email(self, school_uai: str | None) -> str | None:
+        if not school_uai:
+            return None
+        contact = self.uow_factory().contacts.referent_of(school_uai)
+        return contact.get("email") if contact else None
+
+    def _remembered(self, event: Event) -> dict | None:
+        proposal = self.uow_factory().proposals.get(event.data["proposal_id"])
+        if proposal is None:
+            log.info("proposal not remembered (made before notify knew it, or forgotten): nobody told",
+                     extra={"event_id": event.id, "proposal_id": event.data["proposal_id"]})
+        return proposal
+
+    def _set_status(self, proposal_id: str, status: str) -> None:
+        uow = self.uow_factory()
+        with uow:
+            uow.proposals.set_status(proposal_id, status)
+            uow.commit()
+
+
+def _stored(remembered: dict, deadline: datetime, now: datetime) -> dict:
+    """The remembered proposal as stored: plus its state, dates as dates (for the clock's
+    queries) and address hashes (to forget an erased person's address)."""
+    doc = dict(remembered, status="pending", created_at=now, deadline_at=deadline, reminded_at=None)
+    for name in ("volunteer_email", "requester_email"):
+        if doc.get(name):
+            doc[f"{name}_sha256"] = domain.recipient_hash(doc[name])
+    return doc
+
+
+def last_digest_time(now: datetime, mode: str, hour: int, weekday: int) -> datetime:
+    """The latest digest moment at or before `now` (Paris time), in UTC."""
+    local = now.astimezone(PARIS)
+    moment = datetime.combine(local.date(), time(hour), tzinfo=PARIS)
+    if moment > local:
+        moment -= timedelta(days=1)
+    if mode == WEEKLY:
+        moment -= timedelta(days=(moment.weekday() - weekday) % 7)
+    return moment.astimezone(timezone.utc)
+
+
+class _poison_on_bad_address:
+    """An address that can never work makes the event poison (dead letter, named field only)."""
+
+    def __init__(self, reraise: bool = True):
+        self.reraise = reraise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and issubclass(exc_type, domain.InvalidAddress):
+            if not self.reraise:
+                log.warning("invalid address: email skipped", extra={"reason": str(exc)})
+                return True
+            raise PoisonEvent(str(exc)) from None
+        return False

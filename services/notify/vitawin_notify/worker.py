@@ -1,7 +1,15 @@
-"""The notify worker: reads proposals and emails both parties. `python -m vitawin_notify.worker`"""
+"""The notify worker: `python -m vitawin_notify.worker`. In one process:
+- the main consumer (proposals, requests, volunteers, contacts, actors): the emails each event
+  calls for, first try;
+- the retry consumer (its own group, the private `notifyRetry` channel): emails the relay could
+  not take, each when it is due;
+- the outbox relay (notification events, retries, dead-letter entries);
+- the clock (every NOTIFY_TICK_S seconds, 60 by default): reminders, digests, forgetting settled
+  proposals;
+- health and metrics on METRICS_PORT."""
 from __future__ import annotations
 
-from vitawin_common import kafka, logs, mongo, worker
+from vitawin_common import kafka, logs, worker
 
 from vitawin_notify import bootstrap
 
@@ -10,11 +18,16 @@ def main() -> None:
     logs.configure(bootstrap.SERVICE)
     config = bootstrap.settings()
     kafka.ensure_topics(config)
-    bootstrap.deliveries(config).ensure_indexes()
-    producer = kafka.producer(config)  # for dead letters only: notify publishes no event
+    bootstrap.prepare_database(config)
+    producer = kafka.producer(config)
     try:
-        loop = bootstrap.consumer_loop(config, producer)
-        worker.run(consume=loop.run, background=[], ready=lambda: mongo.ping(config))
+        notify = bootstrap.notify(config)
+        loop = bootstrap.consumer_loop(config, producer, notify)
+        worker.run(consume=loop.run,
+                   background=[bootstrap.outbox_relay(config, producer).run,
+                               bootstrap.retry_consumer(config, producer, notify.deliverer),
+                               bootstrap.clock(notify)],
+                   ready=bootstrap.ready(config))
     finally:
         producer.close(timeout=10)
 
