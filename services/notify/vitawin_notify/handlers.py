@@ -27,6 +27,7 @@ PROPOSAL_ACCEPTED = "fr.vitawin.proposal.accepted.v1"
 PROPOSAL_DECLINED = "fr.vitawin.proposal.declined.v1"
 PROPOSAL_EXPIRED = "fr.vitawin.proposal.expired.v1"
 REQUEST_CREATED = "fr.vitawin.request.created.v2"
+REQUEST_CLOSED = ("fr.vitawin.request.cancelled.v1", "fr.vitawin.request.fulfilled.v1", "fr.vitawin.request.expired.v1")
 VOLUNTEER_REGISTERED = "fr.vitawin.volunteer.registered.v1"
 CONTACT_REGISTERED = "fr.vitawin.contact.registered.v1"
 ACTOR_ERASED = "fr.vitawin.actor.erased.v1"
@@ -60,6 +61,7 @@ class Notify:
                 PROPOSAL_CONFIRMATION_REQUESTED: self.on_confirmation_requested,
                 PROPOSAL_ACCEPTED: self.on_proposal_outcome, PROPOSAL_DECLINED: self.on_proposal_outcome,
                 PROPOSAL_EXPIRED: self.on_proposal_outcome, REQUEST_CREATED: self.on_request_created,
+                **{closed: self.on_request_closed for closed in REQUEST_CLOSED},
                 VOLUNTEER_REGISTERED: self.on_volunteer_registered, CONTACT_REGISTERED: self.on_contact_registered,
                 ACTOR_ERASED: self.on_actor_erased}
 
@@ -76,6 +78,8 @@ class Notify:
         uow = self.uow_factory()
         with uow:
             uow.proposals.remember(_stored(remembered, deadline, self.clock()))
+            if data["request"]["requester_kind"] == "pupil":
+                uow.pupil_requests.proposal_made(data["request_id"], data["proposal_id"])
             uow.commit()
         self._deliver_all(emails)
 
@@ -108,6 +112,9 @@ class Notify:
         uow = self.uow_factory()
         with uow:
             uow.proposals.settle(proposal["proposal_id"], event.type.rsplit(".", 2)[-2], self.clock())
+            if proposal["requester_kind"] == "pupil":
+                uow.pupil_requests.proposal_settled(proposal["request_id"], proposal["proposal_id"],
+                                                    accepted=event.type == PROPOSAL_ACCEPTED)
             uow.commit()
         self._deliver_all(emails)
 
@@ -117,6 +124,10 @@ class Notify:
         data = event.data
         if data.get("requester_kind") != "pupil":
             return
+        uow = self.uow_factory()
+        with uow:  # for the referent's weekly digest
+            uow.pupil_requests.track(_pupil_request(data))
+            uow.commit()
         referent = self._referent_email(data.get("school_uai"))
         if referent is None:
             log.info("no referent known for the school: nobody to tell",
@@ -126,6 +137,13 @@ class Notify:
             emails = messages.pupil_request(event.id, data, referent, self.settings.territory, self.settings.links,
                                             app_url=self.settings.app_url)
         self._deliver_all(emails)
+
+    def on_request_closed(self, event: Event) -> None:
+        """Cancelled, fulfilled or expired: out of the referent's weekly digest."""
+        uow = self.uow_factory()
+        with uow:
+            uow.pupil_requests.close(event.data["request_id"], event.type.rsplit(".", 2)[-2])
+            uow.commit()
 
     def on_volunteer_registered(self, event: Event) -> None:
         with _poison_on_bad_address():
@@ -170,7 +188,7 @@ class Notify:
         """What is due now: reminders, digests, forgetting settled proposals. Idempotent: each
         email has a stable key, so a tick repeated after a crash sends nothing twice."""
         return {"reminders": self.send_reminders(), "digests": self.send_digests(),
-                "forgotten": self.forget_settled()}
+                "school_digests": self.send_school_digests(), "forgotten": self.forget_settled()}
 
     def send_reminders(self) -> int:
         now, s = self.clock(), self.settings
@@ -200,6 +218,8 @@ class Notify:
                 by_category: dict[str, list] = {}
                 for item in items:
                     email = email_from_job(item["job"])
+                    if mode == WEEKLY and email.template == messages.PUPIL_REQUEST:
+                        continue  # the school's weekly digest lists every open pupil request
                     by_category.setdefault(email.category, []).append(email)
                 for category, emails in sorted(by_category.items()):
                     digest_id = f"digest:{mode}:{cutoff.date().isoformat()}:{category}:{recipient}"
@@ -210,6 +230,30 @@ class Notify:
                 with uow:
                     uow.digests.remove([item["_id"] for item in items])
                     uow.commit()
+        return sent
+
+    def send_school_digests(self) -> int:
+        """Each week (digest_weekday, digest_hour, Paris time), every school's referent gets the
+        open requests of the school's pupils and where their proposals stand; once per week (the
+        key carries the week), and only on the day itself (a worker started on a Friday does not
+        send last Monday's)."""
+        now, s = self.clock(), self.settings
+        cutoff = last_digest_time(now, WEEKLY, s.digest_hour, s.digest_weekday)
+        if now - cutoff >= timedelta(days=1):
+            return 0
+        uow = self.uow_factory()
+        sent = 0
+        for school_uai in uow.pupil_requests.schools_with_open_requests():
+            referent = self._referent_email(school_uai)
+            if referent is None:
+                continue
+            items = [_digest_item(doc, s.app_url) for doc in uow.pupil_requests.open_for(school_uai)]
+            with _poison_on_bad_address(reraise=False):
+                for email in messages.digest(f"school-digest:{school_uai}:{cutoff.date().isoformat()}", referent,
+                                             items, s.territory, s.links, role="referent", category="requests",
+                                             frequency=WEEKLY, subject_id=school_uai):
+                    if self.deliverer.deliver(email) == "sent":
+                        sent += 1
         return sent
 
     def forget_settled(self) -> int:
@@ -252,6 +296,31 @@ def _stored(remembered: dict, deadline: datetime, now: datetime) -> dict:
         if doc.get(name):
             doc[f"{name}_sha256"] = domain.recipient_hash(doc[name])
     return doc
+
+
+def _pupil_request(data: dict) -> dict:
+    """What the referent's digest shows of a pupil's request: what, where, when; never who."""
+    when = data.get("date") or (data.get("period") or [None])[0] or data.get("start")
+    doc = {"request_id": data["request_id"], "school_uai": data.get("school_uai"), "kind": data["kind"],
+           "town": data["town"], "level": data.get("level") or (data.get("levels") or [None])[0],
+           "when": when, "created_at": data.get("created_at")}
+    return {k: v for k, v in doc.items() if v is not None}
+
+
+def _digest_item(doc: dict, app_url: str) -> dict:
+    pending, accepted = len(doc.get("pending", [])), len(doc.get("accepted", []))
+    if accepted:
+        status = f"{accepted} mise{'s' if accepted > 1 else ''} en relation confirmée{'s' if accepted > 1 else ''}"
+    elif pending:
+        status = f"{pending} proposition{'s' if pending > 1 else ''} en attente de réponse"
+    else:
+        status = "aucune proposition pour l'instant"
+    item = {"kind": doc["kind"], "town": doc["town"], "status": status,
+            "url": messages.page_url(app_url, messages.REQUEST_PAGE, request_id=doc["request_id"])}
+    for name in ("when", "level"):
+        if doc.get(name):
+            item[name] = doc[name]
+    return item
 
 
 def last_digest_time(now: datetime, mode: str, hour: int, weekday: int) -> datetime:

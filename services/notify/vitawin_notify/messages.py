@@ -220,7 +220,7 @@ def _hours(start: str | None, end: str | None) -> str | None:
     return f"de {first} à {last[0]}" if last else f"à partir de {first}"
 
 
-def _page(app_url: str, path: str, **ids: str) -> str:
+def page_url(app_url: str, path: str, **ids: str) -> str:
     return app_url.rstrip("/") + path.format(**{k: quote(v, safe="") for k, v in ids.items()})
 
 
@@ -505,7 +505,7 @@ def pupil_request(event_id: str, data: Mapping[str, Any], referent_email: str, t
         return []
     to = check_address(referent_email, "referent_email")
     context = {"details": request_details(data, data["action_type"], territory),
-               "request_url": _page(app_url, REQUEST_PAGE, request_id=data["request_id"]),
+               "request_url": page_url(app_url, REQUEST_PAGE, request_id=data["request_id"]),
                "greeting_name": None, "territory_name": territory.name}
     return [_email(event_id, PUPIL_REQUEST, to, "Vitawin : nouvelle demande d'un élève de votre établissement",
                    context, role=REFERENT, subject_id=data["request_id"], category=REQUESTS, links=links)]
@@ -555,7 +555,7 @@ def digest_of_emails(event_id: str, to: str, emails: Sequence[Email], territory:
         context = email.context
         title = one_line(email.subject).removeprefix("Vitawin : ")
         url = next((context[k] for k in ("request_url", "pledge_url", "accept_url") if context.get(k)),
-                   _page(app_url, REQUESTS_PAGE))
+                   page_url(app_url, REQUESTS_PAGE))
         extra = [{"text": "Refuser", "url": context["decline_url"]}] if context.get("decline_url") and url == context.get("accept_url") else []
         summary_parts = [context[k] for k in ("request_town", "distance") if context.get(k)]
         lines.append({"title": capitalise(title), "summary": ", ".join(str(p) for p in summary_parts) or "voir le détail",
@@ -593,7 +593,7 @@ def pledge_confirmation(event_id: str, data: Mapping[str, Any], territory: Terri
     name = one_line(data["organisation_name"])
     context = {"organisation_name": name, "greeting_name": name, "actions": actions,
                "max_distance": round_km(pledge_km), "town": territory.town(data["town"]),
-               "pledge_url": _page(app_url, PLEDGE_PAGE, volunteer_id=data["volunteer_id"]),
+               "pledge_url": page_url(app_url, PLEDGE_PAGE, volunteer_id=data["volunteer_id"]),
                "territory_name": territory.name}
     return [_email(event_id, PLEDGE_CONFIRMATION, to, "Vitawin : votre engagement est enregistré", context,
                    role=VOLUNTEER, subject_id=data["volunteer_id"], category=ACCOUNT, links=None)]
@@ -618,7 +618,7 @@ def welcome(event_id: str, data: Mapping[str, Any], territory: Territory, *, app
             raise ValueError(f"unknown kind {kind!r}")
         context = {"audience": audience, "display_name": name, "greeting_name": greeting,
                    "organisation_name": one_line(data["organisation_name"]) if data.get("organisation_name") else None,
-                   "start_url": _page(app_url, start[0]), "start_label": start[1],
+                   "start_url": page_url(app_url, start[0]), "start_label": start[1],
                    "territory_name": territory.name}
         emails.append(_email(event_id, WELCOME, to, "Bienvenue sur Vitawin", context, role=CONTACT,
                              subject_id=actor_id, category=ACCOUNT, links=None))

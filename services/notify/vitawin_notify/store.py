@@ -171,6 +171,42 @@ class MongoContacts:
         self.collection.delete_one({"_id": actor_id}, session=self.session)
 
 
+class MongoPupilRequests:
+    """The open requests of each school's pupils and their proposals, for the referents' weekly
+    digest: what was asked (kind, level, town, when), never by whom. Idempotent under
+    redelivery: proposals are kept as sets of ids."""
+
+    def __init__(self, db: Database):
+        self.collection = db["pupil_requests"]
+        self.session = None
+
+    def ensure_indexes(self) -> None:
+        self.collection.create_index([("school_uai", ASCENDING), ("status", ASCENDING)])
+
+    def track(self, doc: dict) -> None:
+        self.collection.update_one({"_id": doc["request_id"]}, {"$setOnInsert": {
+            **doc, "status": "open", "pending": [], "accepted": []}}, upsert=True, session=self.session)
+
+    def close(self, request_id: str, status: str) -> None:
+        self.collection.update_one({"_id": request_id}, {"$set": {"status": status}}, session=self.session)
+
+    def proposal_made(self, request_id: str, proposal_id: str) -> None:
+        self.collection.update_one({"_id": request_id}, {"$addToSet": {"pending": proposal_id}}, session=self.session)
+
+    def proposal_settled(self, request_id: str, proposal_id: str, accepted: bool) -> None:
+        update: dict = {"$pull": {"pending": proposal_id}}
+        if accepted:
+            update["$addToSet"] = {"accepted": proposal_id}
+        self.collection.update_one({"_id": request_id}, update, session=self.session)
+
+    def schools_with_open_requests(self) -> list[str]:
+        return sorted(self.collection.distinct("school_uai", {"status": "open"}, session=self.session))
+
+    def open_for(self, school_uai: str) -> list[dict]:
+        cursor = self.collection.find({"school_uai": school_uai, "status": "open"}, session=self.session)
+        return list(cursor.sort([("created_at", ASCENDING), ("_id", ASCENDING)]))
+
+
 class NotifyUnitOfWork(UnitOfWork):
     """Notify's repositories over one MongoDB session, and its outbox (notification events, retry
     messages, dead-letter entries)."""
@@ -181,6 +217,7 @@ class NotifyUnitOfWork(UnitOfWork):
         self.digests = self.attach(MongoDigests(db))
         self.proposals = self.attach(MongoRememberedProposals(db))
         self.contacts = self.attach(MongoContacts(db))
+        self.pupil_requests = self.attach(MongoPupilRequests(db))
         if preferences is not None:
             self.preferences = self.attach(preferences)
 

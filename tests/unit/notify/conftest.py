@@ -291,6 +291,38 @@ class FakeMongoContacts(_Repository):
         self.docs.pop(actor_id, None)
 
 
+class FakeMongoPupilRequests(_Repository):
+    """store.MongoPupilRequests."""
+
+    def track(self, doc):
+        if doc["request_id"] not in self.docs:
+            self._put(doc["request_id"], {**doc, "status": "open", "pending": [], "accepted": []})
+
+    def close(self, request_id, status):
+        if request_id in self.docs:
+            self._put(request_id, {**self.docs[request_id], "status": status})
+
+    def proposal_made(self, request_id, proposal_id):
+        doc = self.docs.get(request_id)
+        if doc is not None and proposal_id not in doc["pending"]:
+            self._put(request_id, {**doc, "pending": doc["pending"] + [proposal_id]})
+
+    def proposal_settled(self, request_id, proposal_id, accepted):
+        doc = self.docs.get(request_id)
+        if doc is None:
+            return
+        accepted_ids = doc["accepted"] + ([proposal_id] if accepted and proposal_id not in doc["accepted"] else [])
+        self._put(request_id, {**doc, "pending": [p for p in doc["pending"] if p != proposal_id],
+                               "accepted": accepted_ids})
+
+    def schools_with_open_requests(self):
+        return sorted({d["school_uai"] for d in self.docs.values() if d["status"] == "open"})
+
+    def open_for(self, school_uai):
+        found = [copy.deepcopy(d) for d in self.docs.values() if d["school_uai"] == school_uai and d["status"] == "open"]
+        return sorted(found, key=lambda d: (d.get("created_at") or "", d["request_id"]))
+
+
 class FakePreferenceStore:
     """Only when vitawin_notify.preferences has no InMemoryPreferences."""
 
@@ -326,6 +358,7 @@ class FakeNotifyUnitOfWork(InMemoryUnitOfWork):
         self.digests = self.attach(harness.digests)
         self.proposals = self.attach(harness.proposals)
         self.contacts = self.attach(harness.contacts)
+        self.pupil_requests = self.attach(harness.pupil_requests)
         self.preferences = harness.preferences
 
     def publish(self, event, channel):
@@ -446,6 +479,7 @@ class NotifyHarness:
         self.clock = Clock(now)
         self.deliveries, self.digests = FakeMongoDeliveries(), FakeMongoDigests()
         self.proposals, self.contacts = FakeMongoRememberedProposals(), FakeMongoContacts()
+        self.pupil_requests = FakeMongoPupilRequests()
         self.preferences = InMemoryPreferences() if InMemoryPreferences is not None else FakePreferenceStore()
         self.published: list[tuple] = []
         self.fail_commits = 0

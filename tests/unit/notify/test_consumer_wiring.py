@@ -23,7 +23,8 @@ REFERENT = "referente.stages@lycee-berlioz.example.fr"
 TOPICS = ["vitawin.proposals", "vitawin.requests", "vitawin.volunteers", "vitawin.contacts", "vitawin.actors"]
 HANDLED = {handlers.PROPOSAL_CREATED, handlers.PROPOSAL_CONFIRMATION_REQUESTED, handlers.PROPOSAL_ACCEPTED,
            handlers.PROPOSAL_DECLINED, handlers.PROPOSAL_EXPIRED, handlers.REQUEST_CREATED,
-           handlers.VOLUNTEER_REGISTERED, handlers.CONTACT_REGISTERED, handlers.ACTOR_ERASED}
+           handlers.VOLUNTEER_REGISTERED, handlers.CONTACT_REGISTERED, handlers.ACTOR_ERASED,
+           *handlers.REQUEST_CLOSED}
 
 
 class FakeProducer:

@@ -636,9 +636,12 @@ def test_a_weekly_digest_of_the_schools_pupils_requests_goes_out_on_monday(harne
     assert h.mailer.sent() == []
 
     h.clock.set(datetime(2026, 11, 29, 20, 0, tzinfo=timezone.utc))  # Sunday evening
-    assert h.notify.tick()["digests"] == 0
+    assert h.notify.tick()["school_digests"] == 0
     h.clock.set(datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc))  # Monday 08:00 Paris
-    assert h.notify.tick()["digests"] == 1
+    # The school's weekly digest lists every open pupil request, the new one included: the queued
+    # email of that request is not sent again in a second digest.
+    assert h.notify.tick() == {"reminders": 0, "digests": 0, "school_digests": 1, "forgotten": 0}
+    assert h.digests.docs == {}
     [(digest, message)] = h.mailer.outbox
     assert (digest.to, digest.template, digest.category) == (REFERENT, "digest", "requests")
     assert message["Subject"] == "Vitawin : votre résumé hebdomadaire (1 élément)"
@@ -667,6 +670,7 @@ def test_each_category_waits_for_its_own_digest(harness):
     h.notify.tick()
     to_referent = [e for e in h.mailer.emails if e.to == REFERENT]
     assert [(e.template, e.category) for e in to_referent] == [("digest", "proposals"), ("digest", "requests")]
+    assert to_referent[1].subject_id == PUPIL_UAI  # the school's weekly digest, which covers the queued request
 
 
 def test_an_erased_persons_queued_emails_are_not_sent_in_a_later_digest(harness):

@@ -8,6 +8,8 @@ from email.message import EmailMessage
 
 import pytest
 
+from vitawin_common.events import Event
+
 from vitawin_notify import delivery
 from vitawin_notify.adapters import TransientMailError
 from vitawin_notify.delivery import DAILY, WEEKLY
@@ -51,7 +53,7 @@ def test_a_pending_proposal_gets_one_reminder_once_the_delay_has_passed(harness)
     made(h)
 
     h.clock.set(T0 + REMINDER_AFTER - timedelta(minutes=1))
-    assert h.notify.tick() == {"reminders": 0, "digests": 0, "forgotten": 0}
+    assert h.notify.tick() == {"reminders": 0, "digests": 0, "school_digests": 0, "forgotten": 0}
     assert h.mailer.outbox == []
 
     h.clock.set(T0 + REMINDER_AFTER)
@@ -353,3 +355,81 @@ def test_a_digest_to_someone_who_unsubscribed_meanwhile_is_not_sent(harness):
     assert h.digests.docs == {}
     digest_keys = [k for k, d in h.deliveries.docs.items() if d.get("template") == "digest"]
     assert [h.deliveries.docs[k]["status"] for k in digest_keys] == ["suppressed"]
+
+
+# --- the referents' weekly digest of their pupils' requests --------------------------------------
+SCHOOL_UAI = "0940585A"  # the pupil request examples' school
+REFERENT = "referente.stages@lycee-berlioz.example.fr"
+
+
+def school_with_pupil_requests(h):
+    """A school's referent in the contact book, two pupil requests of the school, one proposal."""
+    h.handle(h.example("contact.registered.v1", "school", school_uai=SCHOOL_UAI))
+    h.handle(h.example("request.created.v2", "pupil_discovery_internship"))
+    h.handle(h.example("request.created.v2", "pupil_job_information", school_uai=SCHOOL_UAI))
+    internship = h.example("request.created.v2", "pupil_discovery_internship").data
+    return internship["request_id"]
+
+
+def weekly_digests(h):
+    return [(email, message) for email, message in h.mailer.outbox
+            if email.template == "digest" and email.to == REFERENT]
+
+
+def test_the_referent_gets_the_week_of_the_schools_pupil_requests_on_monday_once(harness):
+    h = harness  # Friday 27 November 2026
+    request_id = school_with_pupil_requests(h)
+    h.handle(h.example("proposal.created.v1", "basic", request_id=request_id, request__requester_kind="pupil",
+                       request__school_uai=SCHOOL_UAI, drop=("request__contact_email",)))
+    h.notify.tick()
+    assert weekly_digests(h) == []  # not before Monday
+
+    h.clock.set(utc(2026, 11, 30, 7, 5))  # Monday 08:05 in Paris
+    h.notify.tick()
+    h.notify.tick()
+    [(email, message)] = weekly_digests(h)
+    assert (email.role, email.category, email.subject_id) == ("referent", "requests", SCHOOL_UAI)
+    body = text_of(message)
+    assert "2 éléments" in body and "1 proposition en attente de réponse" in body
+    assert "aucune proposition pour l'instant" in body
+    assert f"/demandes/{request_id}" in body
+
+    h.clock.set(utc(2026, 12, 1, 7, 5))  # Tuesday: nothing more this week
+    h.notify.tick()
+    assert len(weekly_digests(h)) == 1
+
+
+def test_closed_requests_and_settled_proposals_change_the_next_digest(harness):
+    h = harness
+    request_id = school_with_pupil_requests(h)
+    other = h.example("request.created.v2", "pupil_job_information").data["request_id"]
+    h.handle(h.example("request.cancelled.v1", "basic", request_id=other))
+    created = h.example("proposal.created.v1", "basic", request_id=request_id, request__requester_kind="pupil",
+                        request__school_uai=SCHOOL_UAI, drop=("request__contact_email",))
+    h.handle(created)
+    h.handle(Event(type="fr.vitawin.proposal.accepted.v1", source="/vitawin/matching",
+                   subject=created.data["proposal_id"],
+                   data={"proposal_id": created.data["proposal_id"], "request_id": request_id,
+                         "volunteer_id": created.data["volunteer_id"], "accepted_at": "2026-11-28T10:00:00.000Z"}))
+    h.clock.set(utc(2026, 11, 30, 7, 5))
+    h.notify.tick()
+    [(_, message)] = weekly_digests(h)
+    body = text_of(message)
+    assert "1 élément" in body and "1 mise en relation confirmée" in body
+
+
+def test_a_worker_started_later_in_the_week_does_not_send_last_mondays_digest(harness):
+    h = harness
+    school_with_pupil_requests(h)
+    h.clock.set(utc(2026, 12, 2, 10, 0))  # Wednesday
+    h.notify.tick()
+    assert weekly_digests(h) == []
+
+
+def test_a_referent_who_turned_requests_off_gets_no_weekly_digest(harness):
+    h = harness
+    school_with_pupil_requests(h)
+    h.prefer(REFERENT, requests="off")
+    h.clock.set(utc(2026, 11, 30, 7, 5))
+    h.notify.tick()
+    assert weekly_digests(h) == []
