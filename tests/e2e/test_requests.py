@@ -92,13 +92,14 @@ def test_a_school_and_its_pupils_publish_every_kind_and_the_events_keep_pupils_o
 
     # Nothing that names the pupil, nor the words they typed, on any topic of the platform; the
     # pupil's (pseudonymous) actor id only on the directory's own stream and on the internal
-    # `contacts` one (where to write to the guardian, for notify), never with a request.
+    # `contacts` and `requesters` ones (for notify: where to write to the guardian, and for which
+    # request), never with a request on a shared stream.
     secrets = [f"Prénom{marker}".encode(), keywords.encode()]
     for name, channel in contracts.channels().items():
         for record in read_topic(bootstrap, channel.address, timeout=2):
             blob = (record.key or b"") + (record.value or b"") + b"".join(v for _, v in (record.headers or []))
             assert not any(secret in blob for secret in secrets), channel.address
-            assert name in ("actors", "contacts") or pupil["actor_id"].encode() not in blob, channel.address
+            assert name in ("actors", "contacts", "requesters") or pupil["actor_id"].encode() not in blob, channel.address
 
 
 def test_a_cancelled_request_publishes_its_cancellation_after_its_creation(stack, school):

@@ -19,7 +19,7 @@ from vitawin_notify.store import MongoDeliveries, NotifyUnitOfWork
 SERVICE = "notify"
 GROUP_ID = "notify"
 RETRY_GROUP_ID = "notify-retry"
-CHANNELS = ("proposals", "requests", "volunteers", "contacts", "actors")
+CHANNELS = ("proposals", "requests", "volunteers", "contacts", "actors", "requesters")
 DEAD_LETTER_CHANNEL = "notifyDeadLetter"
 
 

@@ -3,8 +3,17 @@
 Each handler works out the emails an event calls for (`messages`), hands each to the `Deliverer`
 (once per delivery key, preferences read at send time, retries through the retry channel) and
 keeps what the later emails need: the proposal's parties (`remembered_proposals`), the contact
-book (school referents by UAI). A bad address in an event makes it poison (dead letter); any other
-failure leaves the event to be read again, and what was already delivered is skipped then."""
+book (school referents by UAI), the link request -> pupil of pupils' requests (`requesters`, for
+the guardians' copies). A bad address in an event makes it poison (dead letter); any other
+failure leaves the event to be read again, and what was already delivered is skipped then.
+
+Guardians' copies (issue 6): a proposal for a pupil's request, then its acceptance, is copied to
+the pupil's guardian when the request's school asks for it (`guardian_copies` of the school's
+contact) and the pupil has a guardian's address in the contact book. The link request -> pupil
+comes from another topic (`requesters`) than the proposal: when it has not been read yet, the
+copy of that event is not sent (nothing waits for it); the acceptance's copy still goes if the
+link has arrived by then. The professional never gets the guardian's address, and no log line
+names the pupil."""
 from __future__ import annotations
 
 import logging
@@ -27,6 +36,7 @@ PROPOSAL_ACCEPTED = "fr.vitawin.proposal.accepted.v1"
 PROPOSAL_DECLINED = "fr.vitawin.proposal.declined.v1"
 PROPOSAL_EXPIRED = "fr.vitawin.proposal.expired.v1"
 REQUEST_CREATED = "fr.vitawin.request.created.v2"
+REQUEST_REQUESTER = "fr.vitawin.request.requester.v1"
 REQUEST_CLOSED = ("fr.vitawin.request.cancelled.v1", "fr.vitawin.request.fulfilled.v1", "fr.vitawin.request.expired.v1")
 VOLUNTEER_REGISTERED = "fr.vitawin.volunteer.registered.v1"
 CONTACT_REGISTERED = "fr.vitawin.contact.registered.v1"
@@ -63,11 +73,12 @@ class Notify:
                 PROPOSAL_EXPIRED: self.on_proposal_outcome, REQUEST_CREATED: self.on_request_created,
                 **{closed: self.on_request_closed for closed in REQUEST_CLOSED},
                 VOLUNTEER_REGISTERED: self.on_volunteer_registered, CONTACT_REGISTERED: self.on_contact_registered,
-                ACTOR_ERASED: self.on_actor_erased}
+                ACTOR_ERASED: self.on_actor_erased, REQUEST_REQUESTER: self.on_requester}
 
     def on_proposal_created(self, event: Event) -> None:
-        """Both parties of a new proposal (for a pupil's request: the school's referent), and
-        remember them for the emails that follow."""
+        """Both parties of a new proposal (for a pupil's request: the school's referent, and the
+        pupil's guardian when the school asks for it), and remember them for the emails that
+        follow."""
         s, data = self.settings, event.data
         referent = self._referent_email(messages.school_of(data)) if data["request"]["requester_kind"] == "pupil" else None
         deadline = messages.answer_deadline(data, event.time)
@@ -75,6 +86,7 @@ class Notify:
             emails = messages.proposal_created(event.id, data, s.territory, s.links, deadline=deadline,
                                                referent_email=referent)
             remembered = messages.remember(data, deadline=deadline, referent_email=referent)
+        emails += self._guardian_copy(messages.guardian_proposal, event, remembered)
         uow = self.uow_factory()
         with uow:
             uow.proposals.remember(_stored(remembered, deadline, self.clock()))
@@ -109,6 +121,8 @@ class Notify:
                                                     reason=event.data.get("reason", "declined_by_volunteer"))
             else:
                 emails = messages.proposal_expired(event.id, proposal, s.territory, s.links)
+        if event.type == PROPOSAL_ACCEPTED:
+            emails += self._guardian_copy(messages.guardian_accepted, event, proposal)
         uow = self.uow_factory()
         with uow:
             uow.proposals.settle(proposal["proposal_id"], event.type.rsplit(".", 2)[-2], self.clock())
@@ -137,6 +151,18 @@ class Notify:
             emails = messages.pupil_request(event.id, data, referent, self.settings.territory, self.settings.links,
                                             app_url=self.settings.app_url)
         self._deliver_all(emails)
+
+    def on_requester(self, event: Event) -> None:
+        """Who made a pupil's request (internal `requesters` channel): kept for the guardian's
+        copies of its proposals. Ids only; the pupil's actor id is never logged."""
+        data = event.data
+        uow = self.uow_factory()
+        with uow:
+            uow.requesters.add({"request_id": data["request_id"], "requester_actor_id": data["requester_actor_id"],
+                                "school_uai": data["school_uai"]})
+            uow.commit()
+        log.info("pupil's request linked to its requester", extra={"event_id": event.id,
+                                                                    "request_id": data["request_id"]})
 
     def on_request_closed(self, event: Event) -> None:
         """Cancelled, fulfilled or expired: out of the referent's weekly digest."""
@@ -177,11 +203,13 @@ class Notify:
             self._deliver_all(emails)
         with uow:
             uow.contacts.forget(actor_id)
+            links = uow.requesters.forget_actor(actor_id)  # a pupil's requests: no more guardian copies
             if address:
                 uow.proposals.forget_addresses_of({domain.recipient_hash(address)})
                 uow.digests.forget_recipient(domain.recipient_hash(address))
             uow.commit()
-        log.info("contact forgotten after erasure", extra={"actor_id": actor_id, "had_address": bool(address)})
+        log.info("contact forgotten after erasure", extra={"actor_id": actor_id, "had_address": bool(address),
+                                                           "requests_unlinked": links})
 
     # --- the clock ------------------------------------------------------------------------------
     def tick(self) -> dict[str, int]:
@@ -273,6 +301,38 @@ class Notify:
             return None
         contact = self.uow_factory().contacts.referent_of(school_uai)
         return contact.get("email") if contact else None
+
+    def _guardian_email(self, request_id: str) -> str | None:
+        """The address of the guardian of the pupil who made `request_id`, when the request's school
+        asks for guardian copies; None when there is no copy to send: no link request -> pupil yet
+        (or the pupil was erased), the school unknown or not asking, no guardian's address."""
+        uow = self.uow_factory()
+        requester = uow.requesters.get(request_id)
+        if requester is None:
+            return None
+        school = uow.contacts.referent_of(requester["school_uai"])
+        if not (school or {}).get("guardian_copies"):
+            return None
+        pupil = uow.contacts.get(requester["requester_actor_id"])
+        if not pupil or pupil.get("kind") != "pupil":
+            return None
+        return pupil.get("guardian_email")
+
+    def _guardian_copy(self, make: Callable[..., list[domain.Email]], event: Event,
+                       proposal: dict) -> list[domain.Email]:
+        """The guardian's copy `make` writes of a pupil's proposal event, or [] (see
+        `_guardian_email`). An address that cannot be sent to only skips the copy: the parties'
+        emails still go."""
+        if proposal.get("requester_kind") != "pupil":
+            return []
+        guardian = self._guardian_email(proposal["request_id"])
+        if guardian is None:
+            log.info("no guardian copy", extra={"event_id": event.id, "request_id": proposal["request_id"],
+                                                "proposal_id": proposal["proposal_id"]})
+            return []
+        with _poison_on_bad_address(reraise=False):
+            return make(event.id, proposal, guardian, self.settings.territory, self.settings.links)
+        return []
 
     def _remembered(self, event: Event) -> dict | None:
         proposal = self.uow_factory().proposals.get(event.data["proposal_id"])

@@ -36,13 +36,15 @@ PUPIL_REQUEST = "pupil_request_to_referent"
 PLEDGE_CONFIRMATION = "pledge_confirmation"
 WELCOME = "welcome"
 GUARDIAN_NOTICE = "guardian_notice"
+GUARDIAN_PROPOSAL = "guardian_proposal"
+GUARDIAN_ACCEPTED = "guardian_accepted"
 ERASURE_CONFIRMATION = "erasure_confirmation"
 DIGEST = "digest"
 TEMPLATES = (PROPOSAL_TO_VOLUNTEER, PROPOSAL_TO_REQUESTER, PROPOSAL_TO_REFERENT, PROPOSAL_REMINDER,
              PROPOSAL_TO_CONFIRM, PROPOSAL_ACCEPTED_VOLUNTEER, PROPOSAL_ACCEPTED_REQUESTER,
              PROPOSAL_DECLINED_VOLUNTEER, PROPOSAL_DECLINED_REQUESTER, PROPOSAL_EXPIRED_VOLUNTEER,
              PROPOSAL_EXPIRED_REQUESTER, PUPIL_REQUEST, PLEDGE_CONFIRMATION, WELCOME, GUARDIAN_NOTICE,
-             ERASURE_CONFIRMATION, DIGEST)
+             GUARDIAN_PROPOSAL, GUARDIAN_ACCEPTED, ERASURE_CONFIRMATION, DIGEST)
 
 # --- roles, categories, link sides ---------------------------------------------------------------
 VOLUNTEER, REQUESTER, REFERENT, CONTACT, GUARDIAN = "volunteer", "requester", "referent", "contact", "guardian"
@@ -494,6 +496,43 @@ def proposal_expired(event_id: str, proposal: Mapping[str, Any], territory: Terr
                  templates=(PROPOSAL_EXPIRED_VOLUNTEER, PROPOSAL_EXPIRED_REQUESTER),
                  subjects=("Vitawin : la proposition a expiré", "Vitawin : un autre professionnel va être proposé"),
                  extra={})
+
+
+# --- proposals: the guardian's copies (issue 6) --------------------------------------------------
+# What a guardian's copy shows: what was proposed and by whom, never anybody's address.
+_GUARDIAN_WORDS = ("proposal_id", "action_label", "action_of", "organisation_name", "volunteer_town", "request_town",
+                   "distance", "details", "territory_name")
+
+
+def _to_guardian(event_id: str, proposal: Mapping[str, Any], guardian_email: str, territory: Territory,
+                 links: Links, *, template: str, subject: str) -> list[Email]:
+    if proposal["requester_kind"] != "pupil":
+        return []
+    to = check_address(guardian_email, "guardian_email")
+    words = _proposal_words(proposal, territory)
+    context = dict({name: words[name] for name in _GUARDIAN_WORDS}, greeting_name=None)
+    return [_email(event_id, template, to, subject, context, role=GUARDIAN, subject_id=proposal["proposal_id"],
+                   category=PROPOSALS, links=links)]
+
+
+def guardian_proposal(event_id: str, proposal: Mapping[str, Any], guardian_email: str, territory: Territory,
+                      links: Links) -> list[Email]:
+    """proposal.created.v1 of a pupil's request, when the pupil's school asks for guardian copies:
+    a copy for the pupil's guardian (`guardian_email`, found by the handler from the link request
+    -> pupil and the contact book): what was proposed (the request, the organisation, its town, the
+    distance) and that the school confirms each placement. No answer links, no address of anyone;
+    the professional is never told the guardian's address. Nothing for a school's request."""
+    return _to_guardian(event_id, proposal, guardian_email, territory, links, template=GUARDIAN_PROPOSAL,
+                        subject="Vitawin : un professionnel est proposé pour la demande de votre enfant")
+
+
+def guardian_accepted(event_id: str, proposal: Mapping[str, Any], guardian_email: str, territory: Territory,
+                      links: Links) -> list[Email]:
+    """proposal.accepted.v1 of a pupil's request (the school confirmed it), when the pupil's school
+    asks for guardian copies: a copy for the guardian, with the same words as `guardian_proposal`
+    and no address of anyone (the school's referent makes the link with the professional)."""
+    return _to_guardian(event_id, proposal, guardian_email, territory, links, template=GUARDIAN_ACCEPTED,
+                        subject="Vitawin : la mise en relation pour la demande de votre enfant est confirmée")
 
 
 # --- requests ------------------------------------------------------------------------------------

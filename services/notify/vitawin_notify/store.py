@@ -8,7 +8,10 @@
   deadline, whether the professional was reminded), forgotten when the proposal is settled and
   a retention delay has passed.
 - `contacts`: the contact book from the `contacts` channel (school referents by UAI), forgotten
-  on `actor.erased.v1`."""
+  on `actor.erased.v1`.
+- `requesters`: request id -> the pupil who made it (pseudonymous actor id) and the request's
+  school, from the internal `requesters` channel, so that the pupil's guardian can get copies of
+  the request's proposals; forgotten on the pupil's `actor.erased.v1`."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -171,6 +174,29 @@ class MongoContacts:
         self.collection.delete_one({"_id": actor_id}, session=self.session)
 
 
+class MongoRequesters:
+    """The link request -> pupil of pupils' requests (fr.vitawin.request.requester.v1): ids only,
+    {request_id, requester_actor_id, school_uai}, keyed by request id (a redelivery rewrites the
+    same document). Never logged: the pupil's actor id stays in notify's database."""
+
+    def __init__(self, db: Database):
+        self.collection = db["requesters"]
+        self.session = None
+
+    def ensure_indexes(self) -> None:
+        self.collection.create_index([("requester_actor_id", ASCENDING)])
+
+    def add(self, doc: dict) -> None:
+        self.collection.replace_one({"_id": doc["request_id"]}, doc, upsert=True, session=self.session)
+
+    def get(self, request_id: str) -> dict | None:
+        return self.collection.find_one({"_id": request_id}, {"_id": 0}, session=self.session)
+
+    def forget_actor(self, actor_id: str) -> int:
+        """GDPR erasure: every link to that pupil goes."""
+        return self.collection.delete_many({"requester_actor_id": actor_id}, session=self.session).deleted_count
+
+
 class MongoPupilRequests:
     """The open requests of each school's pupils and their proposals, for the referents' weekly
     digest: what was asked (kind, level, town, when), never by whom. Idempotent under
@@ -218,6 +244,7 @@ class NotifyUnitOfWork(UnitOfWork):
         self.proposals = self.attach(MongoRememberedProposals(db))
         self.contacts = self.attach(MongoContacts(db))
         self.pupil_requests = self.attach(MongoPupilRequests(db))
+        self.requesters = self.attach(MongoRequesters(db))
         if preferences is not None:
             self.preferences = self.attach(preferences)
 

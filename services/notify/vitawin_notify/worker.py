@@ -1,6 +1,6 @@
 """The notify worker: `python -m vitawin_notify.worker`. In one process:
-- the main consumer (proposals, requests, volunteers, contacts, actors): the emails each event
-  calls for, first try;
+- the main consumer (proposals, requests, volunteers, contacts, actors, requesters): the emails
+  each event calls for, first try;
 - the retry consumer (its own group, the private `notifyRetry` channel): emails the relay could
   not take, each when it is due;
 - the outbox relay (notification events, retries, dead-letter entries);

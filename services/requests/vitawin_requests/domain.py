@@ -6,8 +6,10 @@ carries are built here. Plain Python, no I/O.
 A pupil is a minor: a pupil's request is placed at the school or at the centre of the pupil's town,
 never at a home; it carries no name and no e-mail; the free words a pupil types (`keywords`) and a
 cancellation reason typed for a pupil's request stay in the service (they may hold personal data)
-and never travel in an event; nor does the pupil's actor id, nor a moderator's reason for hiding a
-pupil's request.
+and never travel in an event; nor does a moderator's reason for hiding a pupil's request; nor does
+the pupil's actor id, except in fr.vitawin.request.requester.v1 on the internal `requesters`
+channel (`Request.requester_event_data`), never partner-visible, so that notify can find the
+pupil's guardian.
 
 Moderation (`moderation.Moderation`): a hidden request keeps its status; hiding and showing it
 again are changes (version + 1) with their events; reports are stored with the request but are not
@@ -346,6 +348,15 @@ class Request:
         """The data of fr.vitawin.request.unhidden.v1."""
         return {"request_id": self.request_id, "version": self.version, "status": self.status,
                 "unhidden_by_role": self.moderation.last_role, "at": iso(self.updated_at)}
+
+    def requester_event_data(self) -> dict:
+        """The data of fr.vitawin.request.requester.v1 (internal channel `requesters` only): which
+        pupil asked, by their pseudonymous actor id, and the request's school; nothing else.
+        ValueError for a school's request, or a pupil's without an actor id (never published)."""
+        if self.spec.requester_kind != "pupil" or not self.requester.actor_id:
+            raise ValueError("only a pupil's request, with the pupil's actor id, names its requester")
+        return {"request_id": self.request_id, "requester_actor_id": self.requester.actor_id,
+                "school_uai": self.spec.school_uai}
 
     def to_document(self) -> dict:
         doc = {"request_id": self.request_id, **self.spec.plain(),

@@ -25,6 +25,10 @@ REQUEST_EXPIRED = "fr.vitawin.request.expired.v1"
 REQUEST_HIDDEN = "fr.vitawin.request.hidden.v1"
 REQUEST_UNHIDDEN = "fr.vitawin.request.unhidden.v1"
 REQUEST_REPORTED = "fr.vitawin.request.reported.v1"
+REQUEST_REQUESTER = "fr.vitawin.request.requester.v1"
+# Internal, never partner-visible: the link request -> pupil (the pupil's pseudonymous actor id),
+# for notify to find the pupil's guardian. Its data is never logged.
+REQUESTERS_CHANNEL = "requesters"
 
 
 class RequestNotFound(LookupError):
@@ -41,15 +45,21 @@ def _now() -> datetime:
 
 
 def create_request(spec: RequestSpec, requester: Requester, uow, now: datetime | None = None) -> Request:
-    """Store a new open request (version 1) with fr.vitawin.request.created.v2."""
+    """Store a new open request (version 1) with fr.vitawin.request.created.v2 (`requests`) and,
+    for a pupil's request, fr.vitawin.request.requester.v1 (internal `requesters` channel: which
+    pupil asked, for notify only), all in ONE transaction."""
     request = Request.create(spec, requester, now or _now())
     event = new_event(REQUEST_CREATED, SOURCE, request.request_id, request.created_event_data())
+    who = (new_event(REQUEST_REQUESTER, SOURCE, request.request_id, request.requester_event_data())
+           if spec.requester_kind == "pupil" else None)
     with uow:
         uow.requests.add(request.to_document())
         uow.publish(event, CHANNEL)
+        if who is not None:
+            uow.publish(who, REQUESTERS_CHANNEL)
         uow.commit()
     log.info("request created", extra={"request_id": request.request_id, "kind": request.kind,
-                                       "event_id": event.id})
+                                       "event_id": event.id, "requester_event_id": who.id if who else None})
     return request
 
 
@@ -180,6 +190,7 @@ def _change(request_id: str, uow, transition: Callable[[Request], Request], what
 
 
 __all__ = ["AlreadyReported", "CHANNEL", "ConcurrentChange", "REQUEST_CANCELLED", "REQUEST_CREATED",
-           "REQUEST_EXPIRED", "REQUEST_FULFILLED", "REQUEST_HIDDEN", "REQUEST_REPORTED", "REQUEST_UNHIDDEN",
-           "REQUEST_UPDATED", "RequestConflict", "RequestNotFound", "SOURCE", "cancel_request", "create_request",
-           "expire_due", "hide_request", "record_acceptance", "report_request", "unhide_request", "update_request"]
+           "REQUEST_EXPIRED", "REQUEST_FULFILLED", "REQUEST_HIDDEN", "REQUEST_REPORTED", "REQUEST_REQUESTER",
+           "REQUEST_UNHIDDEN", "REQUEST_UPDATED", "REQUESTERS_CHANNEL", "RequestConflict", "RequestNotFound",
+           "SOURCE", "cancel_request", "create_request", "expire_due", "hide_request", "record_acceptance",
+           "report_request", "unhide_request", "update_request"]

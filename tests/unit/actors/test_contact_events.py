@@ -69,7 +69,7 @@ def expected_contact(record: dict, created_at) -> dict:
         return {**base, "school_uai": record["school_uai"], "guardian_email": record["guardian_contact_email"]}
     base.update(email=record["contact_email"], display_name=record["name"])
     if record["kind"] == "school":
-        base["school_uai"] = record["uai"]
+        base.update(school_uai=record["uai"], guardian_copies=record["guardian_copies"])
     if record["kind"] == "territory_manager":
         base["organisation_name"] = record["organisation_name"]
     return base
@@ -107,6 +107,7 @@ def test_the_contact_data_of_each_kind_exactly(client, uow):
     assert contacts[school["actor_id"]] == {
         "actor_id": school["actor_id"], "kind": "school", "email": "referent@lycee.example.fr",
         "display_name": "Lycée Hector-Berlioz", "school_uai": "0940120V",  # in its usual form
+        "guardian_copies": False,  # by default
         "registered_at": iso(docs[school["actor_id"]]["created_at"])}
     assert contacts[manager["actor_id"]] == {
         "actor_id": manager["actor_id"], "kind": "territory_manager", "email": "c.martin@pemb.example.fr",

@@ -468,7 +468,7 @@ def test_an_imported_school_publishes_its_contact_event_with_its_registration_in
     registered_at = doc["created_at"].isoformat(timespec="milliseconds").replace("+00:00", "Z")
     assert contact.data == {"actor_id": actor_id, "kind": "school", "email": doc["contact_email"],
                             "display_name": "Collège Jean Moulin", "school_uai": uai("0940001"),
-                            "registered_at": registered_at}
+                            "guardian_copies": False, "registered_at": registered_at}
     assert doc["contact_email"] == f"ce.{uai('0940001').lower()}@ac-creteil.fr"
     assert "ac-creteil" not in json.dumps(registered.data)  # the actor event still carries no contact
 

@@ -359,6 +359,7 @@ class FakeNotifyUnitOfWork(InMemoryUnitOfWork):
         self.proposals = self.attach(harness.proposals)
         self.contacts = self.attach(harness.contacts)
         self.pupil_requests = self.attach(harness.pupil_requests)
+        self.requesters = self.attach(harness.requesters)
         self.preferences = harness.preferences
 
     def publish(self, event, channel):
@@ -480,6 +481,7 @@ class NotifyHarness:
         self.deliveries, self.digests = FakeMongoDeliveries(), FakeMongoDigests()
         self.proposals, self.contacts = FakeMongoRememberedProposals(), FakeMongoContacts()
         self.pupil_requests = FakeMongoPupilRequests()
+        self.requesters = FakeMongoRequesters()  # defined at the end of this file
         self.preferences = InMemoryPreferences() if InMemoryPreferences is not None else FakePreferenceStore()
         self.published: list[tuple] = []
         self.fail_commits = 0
@@ -528,3 +530,22 @@ def make_harness():
 @pytest.fixture
 def example():
     return example_event
+
+
+# --- issue 6: the link request -> pupil, for the guardians' copies -----------------------------------
+
+class FakeMongoRequesters(_Repository):
+    """store.MongoRequesters: {request_id, requester_actor_id, school_uai} by request id."""
+
+    def add(self, doc):
+        self._put(doc["request_id"], {"_id": doc["request_id"], **doc})  # replace_one, upsert
+
+    def get(self, request_id):
+        doc = self.docs.get(request_id)
+        return self._out(doc, "_id") if doc is not None else None
+
+    def forget_actor(self, actor_id):
+        gone = [key for key, doc in self.docs.items() if doc["requester_actor_id"] == actor_id]
+        for key in gone:
+            del self.docs[key]
+        return len(gone)

@@ -20,11 +20,12 @@ from vitawin_notify.adapters import TransientMailError
 VOLUNTEER = "contact@boulangerie-vignerons.example.fr"
 SCHOOL = "referent@college-saint-exupery.example.fr"
 REFERENT = "referente.stages@lycee-berlioz.example.fr"
-TOPICS = ["vitawin.proposals", "vitawin.requests", "vitawin.volunteers", "vitawin.contacts", "vitawin.actors"]
+TOPICS = ["vitawin.proposals", "vitawin.requests", "vitawin.volunteers", "vitawin.contacts", "vitawin.actors",
+          "vitawin.requesters"]
 HANDLED = {handlers.PROPOSAL_CREATED, handlers.PROPOSAL_CONFIRMATION_REQUESTED, handlers.PROPOSAL_ACCEPTED,
            handlers.PROPOSAL_DECLINED, handlers.PROPOSAL_EXPIRED, handlers.REQUEST_CREATED,
            handlers.VOLUNTEER_REGISTERED, handlers.CONTACT_REGISTERED, handlers.ACTOR_ERASED,
-           *handlers.REQUEST_CLOSED}
+           handlers.REQUEST_REQUESTER, *handlers.REQUEST_CLOSED}
 
 
 class FakeProducer:
@@ -100,7 +101,7 @@ def channel_messages(contracts):
     return out
 
 
-def test_the_loop_subscribes_to_the_five_channels_and_maps_every_event_notify_reads(
+def test_the_loop_subscribes_to_the_six_channels_and_maps_every_event_notify_reads(
         consumers, config, harness, contracts):
     producer = FakeProducer()
     loop = bootstrap.consumer_loop(config, producer, harness.notify)

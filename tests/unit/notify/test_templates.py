@@ -52,6 +52,7 @@ from vitawin_notify.domain import Email  # noqa: E402
 EXAMPLES = Path(__file__).resolve().parents[3] / "contracts" / "examples"
 DEADLINE = datetime(2026, 12, 4, 9, 30, tzinfo=timezone.utc)
 REFERENT = "referente.stages@college-jean-moulin.example.fr"
+GUARDIAN = "responsable.legal@example.fr"
 APP = "https://vitawin.example.fr"
 EVIL = '<script>alert("x")</script> & Fils'
 
@@ -99,6 +100,8 @@ def every_email(organisation_name="Boulangerie des Vignerons", links=None) -> li
         *messages.confirmation_request("c1", pupil, place, links, expires_at=DEADLINE),
         *messages.proposal_accepted("a1", school, place, links),
         *messages.proposal_accepted("a2", pupil, place, links),
+        *messages.guardian_proposal("e2", pupil, GUARDIAN, place, links),
+        *messages.guardian_accepted("a2", pupil, GUARDIAN, place, links),
         *messages.proposal_declined("d1", school, place, links, reason="declined_by_volunteer"),
         *messages.proposal_declined("d2", pupil, place, links, reason="declined_by_requester"),
         *messages.proposal_expired("x1", school, place, links),

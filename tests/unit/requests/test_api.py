@@ -25,7 +25,7 @@ def test_each_kind_is_stored_open_with_its_created_v2_event(kind, post, uow, con
     assert (body["kind"], body["action_type"], body["status"], body["version"]) == (kind, ACTION[kind], "open", 1)
     assert body["requester_kind"] == ("pupil" if kind in the.KINDS[4:] else "school")
     assert list(uow.requests.docs) == [request_id] and uow.committed
-    [(event, channel)] = uow.published
+    [(event, channel)] = [(e, c) for e, c in uow.published if c == "requests"]  # requesters: test_requester_event
     assert (event.type, event.source, event.subject, channel) == (CREATED, "/vitawin/requests", request_id, "requests")
     contract_set.validate(CREATED, event.data)
     assert event.data["version"] == 1 and event.data["status"] == "open"

@@ -65,7 +65,7 @@ def test_editing_a_pupil_request(client, auth, uow, pupil_request, caller, statu
         assert (stored["keywords"], stored["version"]) == ("boulangerie", 2)
     else:
         assert (stored["keywords"], stored["version"]) == ("pâtisserie, chocolatier", 1)
-        assert len(uow.published) == 1  # the creation only
+        assert [channel for _, channel in uow.published] == ["requests", "requesters"]  # the creation only
     if status == 403:
         assert response.get_json()["message"] == ("Seuls l'élève qui a déposé la demande et les référents de son "
                                                   "établissement peuvent la modifier.")

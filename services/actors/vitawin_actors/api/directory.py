@@ -13,8 +13,8 @@ from vitawin_common.territory import InvalidPlace, Location
 
 from vitawin_actors import handlers
 from vitawin_actors.api.fields import (BBOX_DESCRIPTION, BBOX_EXAMPLE, INSEE, LEVEL, BoundingBoxField, Normalised,
-                                       VolunteerLocationSchema, _choices, _deps, _distinct, _known_town,
-                                       _page_number, _page_size, _place_error)
+                                       StrictBoolean, VolunteerLocationSchema, _choices, _deps, _distinct,
+                                       _known_town, _page_number, _page_size, _place_error)
 from vitawin_actors.domain import (ACTOR_KINDS, LEVELS, ORGANISATION_KINDS, PUBLIC_FIELDS, SCHOOL_TYPES, Address,
                                    RegisterOrganisation, RegisterPupil, RegisterSchool, RegisterTerritoryManager,
                                    check_internship_periods, check_organisation_town, check_place,
@@ -115,6 +115,12 @@ class SchoolSchema(ActorBaseSchema):
         "description": "Code INSEE d'une commune du territoire", "example": "94080"})
     location = fields.Nested(ActorLocationSchema, required=True, metadata={
         "description": "Position, à 5 km au plus du centre de la commune"})
+    guardian_copies = StrictBoolean(load_default=False, metadata={
+        "description": "Vrai si l'établissement demande que le responsable légal de chacun de ses élèves "
+                       "reçoive une copie des propositions faites pour les demandes de l'élève, puis de la "
+                       "mise en relation confirmée (faux par défaut). Le professionnel ne reçoit jamais "
+                       "l'adresse du responsable légal. Jamais publié dans l'annuaire",
+        "example": False})
 
     @validates_schema(skip_on_field_errors=False)
     def rules_across_fields(self, data, **kwargs) -> None:

@@ -56,6 +56,17 @@ class Normalised(fields.String):
             raise ValidationError(str(exc)) from exc
 
 
+class StrictBoolean(fields.Boolean):
+    """A JSON boolean, true or false, and nothing else (marshmallow's Boolean would also take
+    "oui", "1", 1...)."""
+    default_error_messages = {"invalid": "Booléen attendu : true ou false."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class BoundingBoxField(fields.String):
     """A bounding box, "min_lon,min_lat,max_lon,max_lat" (loads as a domain.BoundingBox)."""
 

@@ -179,6 +179,9 @@ class RegisterSchool:
     town: str
     location: Location
     internship_periods: dict[str, list[str]] = field(default_factory=dict)  # level -> ISO weeks
+    # Whether the school asks that its pupils' guardians get a copy of the proposals made for their
+    # requests (notify sends them). Internal: in the contact event, never in the public view.
+    guardian_copies: bool = False
     kind: str = "school"
 
 
@@ -241,7 +244,8 @@ class Actor:
         """The data of fr.vitawin.contact.registered.v1 (internal channel `contacts`, personal data):
         where to write to this actor, or None when there is nowhere (an organisation imported
         without a contact e-mail, a pupil without a guardian's e-mail). A pupil's own first name
-        and e-mail never go there: only the guardian's e-mail and the school's UAI. Absent fields
+        and e-mail never go there: only the guardian's e-mail and the school's UAI. A school's
+        always says whether its pupils' guardians get copies (`guardian_copies`). Absent fields
         are left out, never null."""
         profile = self.profile
         data: dict = {"actor_id": self.actor_id, "kind": self.kind}
@@ -254,7 +258,7 @@ class Actor:
                 return None
             data.update(email=profile.contact_email, display_name=profile.name)
             if isinstance(profile, RegisterSchool):
-                data["school_uai"] = profile.uai
+                data.update(school_uai=profile.uai, guardian_copies=bool(profile.guardian_copies))
             elif isinstance(profile, RegisterTerritoryManager):
                 data["organisation_name"] = profile.organisation_name
         data["registered_at"] = _iso(self.created_at)
