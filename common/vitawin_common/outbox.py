@@ -60,6 +60,9 @@ class Outbox:
         return self.entries.count_documents({"sent_at": None})
 
 
+MARK_CHUNK = 50
+
+
 class OutboxRelay:
     """Publishes the outbox. Only the holder of a lease relays, so scaled workers keep the order."""
 
@@ -73,9 +76,15 @@ class OutboxRelay:
         self.lease = timedelta(seconds=lease_seconds)
         self.batch_size = batch_size
         self._last_count = float("-inf")
+        self._renew_after = float("-inf")
 
     def _hold_lease(self) -> bool:
+        """Hold the lease, renewing it only once half of it has passed: one write every few
+        seconds rather than one per round (each is a retryable write that SecantusDB keeps)."""
+        if time.monotonic() < self._renew_after:
+            return True
         now = datetime.now(timezone.utc)
+        started = time.monotonic()
         try:
             doc = self.leases.find_one_and_update(
                 {"_id": "relay", "$or": [{"owner": self.owner}, {"expires_at": {"$lt": now}}]},
@@ -84,9 +93,13 @@ class OutboxRelay:
             )
         except DuplicateKeyError:
             return False  # another relay holds a live lease
-        return doc is not None and doc["owner"] == self.owner
+        held = doc is not None and doc["owner"] == self.owner
+        # Counted from before the write: the lease is ours for at least that long.
+        self._renew_after = started + self.lease.total_seconds() / 2 if held else float("-inf")
+        return held
 
     def release(self) -> None:
+        self._renew_after = float("-inf")
         self.leases.delete_one({"_id": "relay", "owner": self.owner})
 
     def _report_backlog(self, batch_length: int) -> None:
@@ -115,8 +128,9 @@ class OutboxRelay:
         for future, entry in zip(futures, batch):
             future.get(timeout=10)  # raises if the broker refused it: the entry stays pending
             metrics.EVENTS_PUBLISHED.labels(self.service, entry["topic"]).inc()
-        self.entries.update_many({"_id": {"$in": [e["_id"] for e in batch]}},
-                                 {"$set": {"sent_at": datetime.now(timezone.utc)}})
+        sent_at, ids = datetime.now(timezone.utc), [e["_id"] for e in batch]
+        for start in range(0, len(ids), MARK_CHUNK):  # SecantusDB: 380 ids in one $in took 764 ms
+            self.entries.update_many({"_id": {"$in": ids[start:start + MARK_CHUNK]}}, {"$set": {"sent_at": sent_at}})
         return len(batch)
 
     def run(self, stop: threading.Event, idle_interval: float = 0.1) -> None:
