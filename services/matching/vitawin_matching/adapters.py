@@ -307,8 +307,18 @@ class MongoRequests:
         self.collection.update_one({"_id": request_id, "proposal_count": {"$gt": 0}},
                                    {"$inc": {"proposal_count": -1}}, session=self.session)
 
+    def take_place(self, request_id: str, wanted: int) -> bool:
+        """An acceptance takes one of the request's `wanted` places, atomically, inside the answer's
+        transaction; False when the request is closed or has all its professionals (so that no
+        professional is told "booked" for a request that is already complete)."""
+        taken = self.collection.update_one(
+            {"_id": request_id, "status": OPEN,
+             "$or": [{"placed_count": {"$lt": wanted}}, {"placed_count": {"$exists": False}}]},
+            {"$inc": {"placed_count": 1}}, session=self.session)
+        return taken.modified_count == 1
+
     def get(self, request_id: str) -> Request | None:
-        doc = self.collection.find_one({"_id": request_id})
+        doc = self.collection.find_one({"_id": request_id}, session=self.session)
         return _request(doc) if doc and "action_type" in doc else None
 
 

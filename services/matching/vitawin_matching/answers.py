@@ -30,6 +30,10 @@ class CapacityReached(ProposalConflict):
     """The professional has no room left for this placement (French message)."""
 
 
+class RequestComplete(ProposalConflict):
+    """The request is closed or has all the professionals it asked for (French message)."""
+
+
 def capacity_buckets(action_type: str, period: list[str] | tuple[str, ...], offer) -> list[tuple[str, int]]:
     """The (usage bucket, limit) pairs a placement of `action_type` takes from the offer: one per
     week of an internship's period (capacity_per_period), the total for apprenticeship places
@@ -60,8 +64,15 @@ def answer(uow, proposal_id: str, side: str, accept: bool, now: datetime | None 
         if new is state:
             return state  # the same answer again: nothing to write
         if event_type == PROPOSAL_ACCEPTED:
+            request = uow.requests.get(doc["request_id"])
+            if request is not None and request.professionals_wanted and not uow.requests.take_place(
+                    doc["request_id"], request.professionals_wanted):
+                raise RequestComplete("Cette demande a déjà tous les professionnels qu'il lui faut, ou elle est "
+                                      "close : la proposition ne peut plus être acceptée.")
+            # The request's weeks as they are now (its period may have moved since the proposal)
+            period = list(request.period) if request is not None and request.period else doc.get("period") or []
             offer = offer_of(doc) if offer_of else None
-            for bucket, limit in capacity_buckets(doc["action_type"], doc.get("period") or [], offer):
+            for bucket, limit in capacity_buckets(doc["action_type"], period, offer):
                 if not uow.usage.take(doc["volunteer_id"], doc["action_type"], bucket, limit):
                     raise CapacityReached("Plus de place disponible : la capacité d'accueil de ce "
                                           "professionnel est atteinte pour cette période.")

@@ -109,6 +109,7 @@ class Requests(Protocol):
     def open_candidates(self, action_types: Iterable[str], box: domain.BoundingBox,
                         k: int) -> Iterable[Request]: ...  # open, not hidden, not all slots taken (slots(extra=k - 1))
     def take_slot(self, request_id: str, slots: int) -> int | None: ...  # new rank, or None when full or hidden
+    def take_place(self, request_id: str, wanted: int) -> bool: ...  # an acceptance; False when complete or closed
 
 
 class Proposals(Protocol):
@@ -156,11 +157,15 @@ def on_volunteer_withdrawn(event: Event, uow: UnitOfWork, k: int = domain.DEFAUL
 
 
 def propose_to_open_requests(uow: UnitOfWork, volunteer: Volunteer, k: int, search: Search | None = None) -> None:
-    """A new or changed pledge: propose it to the open requests it can serve, nearest first,
-    until its weekly contact cap stops it."""
+    """A new or changed pledge: propose it to the open requests it can serve, best first, until
+    the weekly contact cap of each action stops that action (the others go on)."""
+    capped: set[str] = set()
     for candidate in requests_for(uow, volunteer, k, search or DEFAULT_SEARCH):
+        action = candidate.request.action_type
+        if action in capped:
+            continue
         if propose(uow, candidate, k, (search or DEFAULT_SEARCH).today()) == "capped":
-            break
+            capped.add(action)
 
 
 REQUEST_CLOSING_EVENTS = {"fr.vitawin.request.cancelled.v1": "cancelled",

@@ -129,9 +129,9 @@ def _volunteer_pool(uow, request: Request, search: Search, size: int) -> tuple[d
     since = search.fresh_since()
     if since is not None:  # written since the index caught up: newer than what it holds
         for volunteer_id, version, volunteer in uow.volunteers.changed_since(since):
-            if volunteer is None or volunteer.status != domain.ACTIVE:
-                pool.pop(volunteer_id, None)
-            elif request.action_type in volunteer.action_types:
+            if volunteer is None or volunteer.status != domain.ACTIVE or request.action_type not in volunteer.action_types:
+                pool.pop(volunteer_id, None)  # withdrawn, paused, or no longer pledging this action
+            else:
                 pool[volunteer_id] = volunteer
     return pool, more
 

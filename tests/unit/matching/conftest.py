@@ -171,6 +171,13 @@ class FakeRequests:
         row = self.db.requests.get(request_id)
         return row.get("request") if row else None
 
+    def take_place(self, request_id, wanted):
+        row = self.db.requests.get(request_id)
+        if row is None or row["status"] != OPEN or row.get("placed_count", 0) >= wanted:
+            return False
+        row["placed_count"] = row.get("placed_count", 0) + 1
+        return True
+
 
 class FakeProposals:
     def __init__(self, db: FakeDatabase):
