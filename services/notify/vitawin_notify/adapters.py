@@ -1,56 +1,19 @@
-"""The outside world of notify: the `deliveries` collection in MongoDB, the email templates, the
-SMTP relay, and the territory file (town names)."""
+"""The outside world of notify: the email templates, the SMTP relay, and the territory file (town
+names). What notify keeps in MongoDB is in `store`."""
 from __future__ import annotations
 
 import smtplib
 import ssl
-from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from pymongo import ASCENDING
-from pymongo.database import Database
 
 from vitawin_common import territory
 
 from vitawin_notify.domain import Email, RecipientRejected
-
-
-class MongoDeliveries:
-    """One document per delivery, `_id` = domain.delivery_key. It holds no address in clear."""
-
-    def __init__(self, db: Database):
-        self.collection = db["deliveries"]
-
-    def ensure_indexes(self) -> None:
-        self.collection.create_index([("proposal_id", ASCENDING), ("sent_at", ASCENDING)])
-
-    def is_sent(self, key: str) -> bool:
-        return self.collection.count_documents({"_id": key, "status": "sent"}, limit=1) > 0
-
-    def record_sent(self, key: str, *, proposal_id: str, template: str, event_id: str,
-                    recipient_hash: str, sent_at: datetime) -> None:
-        self.collection.update_one(
-            {"_id": key},
-            {"$set": {"status": "sent", "proposal_id": proposal_id, "template": template,
-                      "event_id": event_id, "recipient_sha256": recipient_hash, "sent_at": sent_at}},
-            upsert=True,
-        )
-
-    def for_proposal(self, proposal_id: str) -> list[dict]:
-        cursor = self.collection.find({"proposal_id": proposal_id},
-                                      {"_id": 0, "template": 1, "status": 1, "sent_at": 1})
-        return list(cursor.sort([("sent_at", ASCENDING), ("template", ASCENDING)]))
-
-
-class MongoUnitOfWork:
-    """Notify writes one document per email and publishes nothing: no transaction, no outbox."""
-
-    def __init__(self, db: Database):
-        self.deliveries = MongoDeliveries(db)
 
 
 _templates = Environment(

@@ -109,12 +109,3 @@ def french_km(distance: float) -> str:
 def of(label: str) -> str:
     """French "de" with elision: "de stage", "d'alternance"."""
     return ("d'" if label[:1].lower() in "aàâeéèêiîoôuy" else "de ") + label
-
-
-def emails_for_proposal(event_id: str, data: Mapping[str, Any], towns: Mapping[str, str]) -> list[Email]:
-    """The emails of a new proposal as before issue 6, for the current handler: no answer links, no
-    unsubscribe link, no referent (a pupil's request without contact e-mail is told to the
-    professional only). New code calls `messages.proposal_created` instead."""
-    from vitawin_notify import messages  # messages imports this module
-
-    return messages.legacy_proposal_emails(event_id, data, towns)

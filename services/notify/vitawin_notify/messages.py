@@ -381,11 +381,6 @@ def proposal_created(event_id: str, data: Mapping[str, Any], territory: Territor
     return _proposal_created(event_id, data, territory, links, deadline, referent_email)
 
 
-def legacy_proposal_emails(event_id: str, data: Mapping[str, Any], towns: Mapping[str, str]) -> list[Email]:
-    """`domain.emails_for_proposal`: the same emails without links, referent or territory name."""
-    return _proposal_created(event_id, data, Territory("", towns), None, None, None)
-
-
 def _proposal_created(event_id: str, data: Mapping[str, Any], territory: Territory, links: Links | None,
                       deadline: datetime | None, referent_email: str | None) -> list[Email]:
     proposal = remember(data, deadline=deadline, referent_email=referent_email)

@@ -35,41 +35,6 @@ EXAMPLE = ROOT / "contracts" / "examples" / "fr.vitawin.proposal.created.v1" / "
 SENDER = "Vitawin <ne-pas-repondre@vitawin.fr>"
 
 
-class FakeDeliveries:
-    def __init__(self):
-        self.docs: dict[str, dict] = {}
-
-    def is_sent(self, key):
-        return self.docs.get(key, {}).get("status") == "sent"
-
-    def record_sent(self, key, **fields):
-        self.docs[key] = {"status": "sent", **fields}
-
-    def for_proposal(self, proposal_id):
-        return [{k: d[k] for k in ("template", "status", "sent_at")}
-                for d in self.docs.values() if d["proposal_id"] == proposal_id]
-
-
-class FakeUnitOfWork:
-    def __init__(self, deliveries=None):
-        self.deliveries = deliveries or FakeDeliveries()
-
-
-class FakeMailer:
-    """Renders each email with the real templates; `failures` makes the next sends raise."""
-
-    def __init__(self):
-        self.sent: list[EmailMessage] = []
-        self.failures: list[Exception | None] = []
-
-    def send(self, email):
-        message = compose(email, SENDER)
-        failure = self.failures.pop(0) if self.failures else None
-        if failure is not None:
-            raise failure
-        self.sent.append(message)
-
-
 def make_event(**changes) -> Event:
     """The contract's example proposal, with `changes` applied to its data ("request__town" sets data["request"]["town"])."""
     envelope = json.loads(EXAMPLE.read_text(encoding="utf-8"))
@@ -92,16 +57,6 @@ def contracts():
 @pytest.fixture
 def towns():
     return load_towns(territory_file())
-
-
-@pytest.fixture
-def uow():
-    return FakeUnitOfWork()
-
-
-@pytest.fixture
-def mailer():
-    return FakeMailer()
 
 
 @pytest.fixture
@@ -549,3 +504,12 @@ class FakeMongoRequesters(_Repository):
         for key in gone:
             del self.docs[key]
         return len(gone)
+
+
+def emails_for_proposal(event_id, data, towns):
+    """The emails of a proposal.created event with fake links and a fixed deadline (for the tests
+    of templates, composing and sending that need real emails, not the handler's decisions)."""
+    from vitawin_notify import messages
+    territory = messages.Territory("Paris Est Marne et Bois", towns)
+    return messages.proposal_created(event_id, data, territory, FakeLinks(), deadline=SCHEDULE_T0 + timedelta(days=7))
+

@@ -15,6 +15,7 @@ import pytest
 
 from vitawin_notify import domain
 from vitawin_notify.adapters import SmtpMailer
+from tests.unit.notify.conftest import emails_for_proposal
 
 MAILSINK = Path(__file__).resolve().parents[3] / "deploy" / "local" / "mailsink.py"
 
@@ -72,7 +73,7 @@ def test_mailsink_stores_each_message_in_a_maildir_and_stops_on_sigterm(mailsink
 
 def test_the_smtp_mailer_delivers_a_readable_french_email(mailsink, event_factory, towns):
     port, maildir, process = mailsink
-    email = domain.emails_for_proposal("e1", event_factory().data, towns)[0]
+    email = emails_for_proposal("e1", event_factory().data, towns)[0]
 
     SmtpMailer(host="127.0.0.1", port=port).send(email)
 

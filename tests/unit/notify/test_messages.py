@@ -148,14 +148,6 @@ def test_an_email_goes_through_json_and_back_unchanged(territory, links):
         assert again == email and again.key == email.key
 
 
-def test_emails_for_proposal_stays_a_thin_wrapper_for_the_current_handler(event_factory, towns):
-    emails = domain.emails_for_proposal("e1", event_factory().data, towns)
-    assert [(e.template, e.to, e.role, e.category) for e in emails] == [
-        ("proposal_to_volunteer", VOLUNTEER, "volunteer", "proposals"),
-        ("proposal_to_requester", SCHOOL, "requester", "proposals")]
-    assert all(e.unsubscribe_url is None and e.context["accept_url"] is None for e in emails[:1])
-
-
 # --- proposal created ----------------------------------------------------------------------------
 def test_a_schools_proposal_goes_to_the_professional_and_to_the_school(territory, links):
     to_volunteer, to_school = messages.proposal_created("e1", created(), territory, links, deadline=DEADLINE)

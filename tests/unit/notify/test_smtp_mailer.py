@@ -3,6 +3,7 @@ import smtplib
 import pytest
 
 from vitawin_notify import adapters, domain
+from tests.unit.notify.conftest import emails_for_proposal
 
 ADDRESS = "contact@boulangerie-vignerons.example.fr"
 
@@ -25,7 +26,7 @@ class RefusingSMTP:
 
 
 def an_email(event_factory, towns):
-    return domain.emails_for_proposal("e1", event_factory().data, towns)[0]
+    return emails_for_proposal("e1", event_factory().data, towns)[0]
 
 
 def test_a_permanent_refusal_says_retrying_cannot_help_without_quoting_the_address(

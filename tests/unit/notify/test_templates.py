@@ -5,7 +5,7 @@ SENDER = "Vitawin <ne-pas-repondre@vitawin.fr>"
 
 
 def test_each_email_renders_as_text_with_an_html_alternative(event_factory, towns):
-    for email in domain.emails_for_proposal("e1", event_factory().data, towns):
+    for email in emails_for_proposal("e1", event_factory().data, towns):
         message = compose(email, SENDER)
 
         assert message.get_content_type() == "multipart/alternative"
@@ -19,15 +19,15 @@ def test_each_email_renders_as_text_with_an_html_alternative(event_factory, town
 
 
 def test_the_same_delivery_keeps_the_same_message_id(event_factory, towns):
-    first = compose(domain.emails_for_proposal("e1", event_factory().data, towns)[0], SENDER)
-    again = compose(domain.emails_for_proposal("e1", event_factory().data, towns)[0], SENDER)
-    other = compose(domain.emails_for_proposal("e2", event_factory().data, towns)[0], SENDER)
+    first = compose(emails_for_proposal("e1", event_factory().data, towns)[0], SENDER)
+    again = compose(emails_for_proposal("e1", event_factory().data, towns)[0], SENDER)
+    other = compose(emails_for_proposal("e2", event_factory().data, towns)[0], SENDER)
     assert first["Message-ID"] == again["Message-ID"] != other["Message-ID"]
 
 
 def test_the_html_part_escapes_what_people_typed(event_factory, towns):
     data = event_factory(volunteer__organisation_name='<script>alert("x")</script> & Fils').data
-    to_requester = compose(domain.emails_for_proposal("e1", data, towns)[1], SENDER)
+    to_requester = compose(emails_for_proposal("e1", data, towns)[1], SENDER)
 
     html = to_requester.get_body(("html",)).get_content()
     assert "<script>" not in html and "&lt;script&gt;" in html and "&amp; Fils" in html
@@ -48,6 +48,7 @@ from vitawin_common import territory as reference  # noqa: E402
 
 from vitawin_notify import messages  # noqa: E402
 from vitawin_notify.domain import Email  # noqa: E402
+from tests.unit.notify.conftest import emails_for_proposal
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "contracts" / "examples"
 DEADLINE = datetime(2026, 12, 4, 9, 30, tzinfo=timezone.utc)
