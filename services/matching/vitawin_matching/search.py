@@ -12,6 +12,8 @@ The counters the usage rules read (weekly contacts, capacity) are fetched in one
 the candidates; they are checked again, atomically, inside the transaction of each proposal."""
 from __future__ import annotations
 
+import hashlib
+
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -119,7 +121,10 @@ def _volunteer_pool(uow, request: Request, search: Search, size: int) -> tuple[d
         pool[volunteer_id] = volunteer
     if rules.kind_of(request) in REMOTE_OK:
         remote = 0
-        for volunteer_id, volunteer in search.index.remote(request.action_type):
+        # From a place that depends on the request (not always the lowest ids: the same remote
+        # professionals would get every request), deterministic for replays.
+        start = int(hashlib.sha256(request.request_id.encode()).hexdigest()[:8], 16)
+        for volunteer_id, volunteer in search.index.iter_remote(request.action_type, start=start):
             if remote >= size:
                 more = True
                 break

@@ -372,3 +372,16 @@ def test_queries_while_a_writer_changes_the_index():
         reference.upsert(*update) if len(update) == 4 else reference.remove(*update)
     assert index.rebuilds > 0
     assert_answers_like(index, reference, rng, queries=100)
+
+
+def test_remote_offers_are_listed_lazily_from_any_start_and_wrap_around_once():
+    index = VolunteerIndex()
+    for n in range(10):
+        index.upsert(f"v{n}", 1, [Offer("testimony", 0.0, 0.0, 0.0, remote=True)], n)
+    everyone = index.remote("testimony")
+    assert list(index.iter_remote("testimony", chunk=3)) == everyone
+    assert list(index.iter_remote("testimony", start=7, chunk=3)) == everyone[7:] + everyone[:7]
+    assert list(index.iter_remote("testimony", start=27)) == everyone[7:] + everyone[:7]  # modulo their number
+    lazy = index.iter_remote("testimony", chunk=2)
+    assert [next(lazy) for _ in range(3)] == everyone[:3]
+    assert list(index.iter_remote("mentoring")) == []
