@@ -3,6 +3,10 @@
     .venv/bin/python bench/matching_quality.py [--actors 60000] [--requests 3000] [--seed 1]
                                                [--k 3] [--search-pool 50] [--pool 100]
                                                [--internship-pool 1000]
+                                               [--objective ranking|distance|both]
+                                               [--ranking-candidates best|nearest]
+                                               [--objective-weights service|default|NAME=W,...]
+                                               [--unlimited-capacity]
                                                [--networkx auto|yes|no] [--no-validate]
 
 One generated instance of the territory Paris Est Marne et Bois (towns and centres from
@@ -18,24 +22,54 @@ territories/paris-est-marne-et-bois.json), matched twice:
   order, are accepted until professionals_wanted is reached (a pupil's placement is then
   confirmed by the referent); an acceptance refused for capacity is declined and the next
   candidate proposed (handlers.on_proposal_freed). The other proposals stay pending.
-- Optimum: the same instance as a min-cost flow: source -> request (capacity
-  professionals_wanted) -> eligible pair (capacity 1, cost = distance in metres) -> volunteer node
-  -> sink, the volunteer node being (volunteer, internship period) with capacity_per_period for
-  internships and (volunteer, action, ISO week of the request's creation) with
-  weekly_contact_cap for the other actions. Eligible: rules.check with empty counters (the
-  usage rules are the flow's capacities). Maximum flow first (an LP), then minimum cost at that
-  flow (a second LP with the flow fixed), both with scipy's HiGHS: the constraint matrix is a
-  network matrix, so the simplex vertex is integral (checked). Each request's arcs are its
-  --pool (internships: --internship-pool, where capacity binds) nearest eligible located offers
-  plus as many eligible remote ones (the full bipartite graph has millions of arcs; the number of
-  requests whose pool was cut is printed: a cut pool can only make the optimum look worse). With
-  --networkx (default: when the graph has at most 60,000 arcs), networkx.max_flow_min_cost
-  solves the same graph too, as a cross-check.
+- Optima (--objective both, the default; or only one of them): the same instance as a
+  transportation problem: each request takes at most professionals_wanted of its eligible pairs
+  (0 or 1 each), and each capacity row holds at most its limit: (volunteer, action, ISO week of
+  the request's creation) at weekly_contact_cap for every action, internships included (rule 7
+  holds for them too: the first version of this bench forgot it, and its distance optimum broke
+  the weekly cap of a few internship hosts), and (volunteer, internship period) at
+  capacity_per_period. Eligible: rules.check with empty counters (the usage rules are the
+  capacity rows). Maximum flow first (an LP), then minimum cost at that flow (a second LP with
+  the flow fixed), both with scipy's HiGHS dual simplex. Without the internships' second row the
+  matrix would be a network matrix (integral vertices); with it, integrality is checked and a
+  stage whose vertex is fractional is solved again as a MILP (scipy.optimize.milp; printed). A
+  row with no more arcs than its limit cannot bind and is left out. Two costs:
+  - "ranking's objective": what the service's ranking values. Per pair, the static score
+    ranking.rank(request, volunteer, distance, VolunteerStats(), priorities, weights).score, i.e.
+    the service's own function and weights with the two dynamic criteria held at their initial
+    value (reactivity at its prior 1/2, load at 1: nothing outstanding); distance, ROME codes,
+    period and priority are the pair's. Cost = 1 - score, in units of 1e-6, times T plus the
+    volunteer's rank by id among the request's arcs (T = more than that rank can be): score first,
+    then the service's own tie-break (lower volunteer id), so that with capacities out of the way
+    (--unlimited-capacity) the optimum and the service's greedy choice are the same set. Each
+    request keeps the --pool (internships: --internship-pool) eligible offers of best static score
+    among ALL the eligible offers in reach, located and remote (--ranking-candidates best: found
+    exactly, walking the located offers nearest first until no farther one can beat the worst
+    kept), or the same nearest ones as the distance optimum (--ranking-candidates nearest; with
+    --pool equal to --search-pool, that is the service's own candidate pool).
+  - "distance only": cost = distance in metres; each request keeps its --pool (internships:
+    --internship-pool) nearest eligible located offers plus as many eligible remote ones.
+  The number of requests whose arcs were cut is printed (the full bipartite graph has millions of
+  arcs): a cut can only make an optimum look worse. With --networkx (default: when a graph has at
+  most 60,000 arcs, and only when no arc is under two rows, i.e. a true network),
+  networkx.max_flow_min_cost solves the same graph too, as a cross-check.
+  The ranking weights of the optimum's objective are --objective-weights: "service" (the
+  online run's, MATCHING_WEIGHT_*), "default" (RankingWeights()) or overrides of the defaults
+  ("rome=0.1,load=0"). Every column's "static score" is measured with those same weights.
 
 Every accepted pair of the online run (and every proposal) is checked again with
 vitawin_matching.rules.check, with a Usage rebuilt from the run's own log (accepted placements
 before the acceptance, proposals of that week before the proposal, the request's outstanding
-proposals): the violations are counted per rule (target: 0).
+proposals): the violations are counted per rule (target: 0). Each optimum's assignment is checked
+the same way, its pairs taken in the requests' creation order, each pair being both a proposal
+and an acceptance (counters: the optimum's own earlier pairs).
+
+--unlimited-capacity (a sanity check of the optimum, not a realistic instance): every offer's
+capacity_per_period and weekly_contact_cap become 1,000,000 (after the contract validation).
+Nothing then couples the requests, so for a separable objective the greedy online choice IS the
+optimum: with the dynamic weights at 0 (MATCHING_WEIGHT_REACTIVITY=0 MATCHING_WEIGHT_LOAD=0) and
+the service's candidate pool (--ranking-candidates nearest --pool 50 --internship-pool 50), the
+online / ranking-optimum ratios must be 1.000.
 
 Online, `Search.pool` (--search-pool, MATCHING_POOL, 50 by default) is the service's own
 candidate pool: the nearest offers that pass the rules without counters, before the counters
@@ -64,6 +98,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import heapq
 import math
 import os
 import platform
@@ -77,7 +112,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import scipy
-from scipy.optimize import linprog
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse import csr_matrix, vstack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,7 +126,7 @@ from vitawin_common.territory import distance_km, load as load_territory  # noqa
 from vitawin_matching import answers, handlers, rules  # noqa: E402
 from vitawin_matching.domain import INTERNSHIP, REMOTE, Request, Volunteer  # noqa: E402
 from vitawin_matching.index import VolunteerIndex  # noqa: E402
-from vitawin_matching.ranking import RankingWeights  # noqa: E402
+from vitawin_matching.ranking import NEUTRAL, RankingWeights, VolunteerStats, rank  # noqa: E402
 from vitawin_matching.search import REMOTE_OK, IndexFollower, Search  # noqa: E402
 from vitawin_matching.workflow import ACCEPTED, PENDING, REQUESTER, VOLUNTEER  # noqa: E402
 
@@ -322,7 +357,7 @@ class BenchUnitOfWork(FakeUnitOfWork):
         self.in_transaction = False
 
 
-def run_online(volunteer_data, registered_at, request_items, k, search_pool=50):
+def run_online(volunteer_data, registered_at, request_items, k, search_pool=50, priorities=frozenset()):
     db = FakeDatabase()
     db.usage = JournaledDict()
     uow = BenchUnitOfWork(db)
@@ -330,7 +365,7 @@ def run_online(volunteer_data, registered_at, request_items, k, search_pool=50):
     index = VolunteerIndex()
     follower = IndexFollower(index, FakeVolunteers(db), margin_s=0.0)
     search = Search(index=index, today=lambda: clock["today"], fresh_since=follower.fresh_since,
-                    weights=RankingWeights.from_env(os.environ), pool=search_pool)
+                    weights=RankingWeights.from_env(os.environ), pool=search_pool, priorities=priorities)
     t0 = time.perf_counter()
     for data in volunteer_data:
         event = new_event("fr.vitawin.volunteer.registered.v1", "/vitawin/actors", data["volunteer_id"], data)
@@ -437,81 +472,227 @@ def recheck(online, volunteers, requests, k):
     return bad_proposals, bad_accepts, pairs
 
 
-# --- optimum: min-cost flow ------------------------------------------------------------------------
-def build_graph(volunteers, requests, created_day, index, pool, internship_pool):
-    """Arcs (request, volunteer node, cost in metres) and the volunteer nodes' capacities."""
-    arcs, node_cap, node_of = [], [], {}
-    cut = Counter()
+# --- optima: min-cost flow -------------------------------------------------------------------------
+class StaticScore:
+    """The ranking's score of a pair with the dynamic criteria at their initial value
+    (VolunteerStats(): reactivity at its prior 1/2, load 1): ranking.rank itself, cached."""
+
+    def __init__(self, requests, volunteers, weights: RankingWeights, priorities):
+        self.requests, self.volunteers, self.weights, self.priorities = requests, volunteers, weights, priorities
+        self.cache: dict[tuple[str, str], float] = {}
+
+    def __call__(self, rid: str, vid: str) -> float:
+        key = (rid, vid)
+        value = self.cache.get(key)
+        if value is None:
+            request, volunteer = self.requests[rid], self.volunteers[vid]
+            value = self.cache[key] = rank(request, volunteer, distance_km(request.location, volunteer.location),
+                                           VolunteerStats(), self.priorities, self.weights).score
+        return value
+
+    def bound(self, request: Request, distance: float) -> float:
+        """An upper bound of the static score of any located offer at `distance` km or more: the
+        distance criterion is at most 1 - distance / (the request's limit), the ROME share 1, the
+        period 1 for internships and job fairs (else neutral), priority the request's own."""
+        w = self.weights
+        period = 1.0 if request.action_type in (INTERNSHIP, "job_fair") else NEUTRAL
+        priority = 1.0 if (request.school_uai in self.priorities or request.town in self.priorities) else 0.0
+        dist = max(0.0, 1 - distance / request.max_distance_km) if request.max_distance_km > 0 else 0.0
+        total = (w.distance * dist + w.rome + w.period * period + w.reactivity * 0.5 + w.load
+                 + w.priority * priority)
+        return min(1.0, total / w.total)
+
+    def offer_bound(self, request: Request, volunteer: Volunteer, distance: float) -> float:
+        """An upper bound of the pair's static score, cheaper than rank(): the distance and ROME
+        criteria exact, the period at its largest for the request's action."""
+        w = self.weights
+        offer = volunteer.offer(request.action_type)
+        if offer is None:
+            return 0.0  # not pledged: not eligible either
+        if offer.modality == REMOTE:
+            dist = NEUTRAL
+        else:
+            limit = min(request.max_distance_km, offer.limit_km(volunteer))
+            dist = min(1.0, max(0.0, 1 - distance / limit)) if limit > 0 else 0.0
+        codes = request.rome_codes
+        rome = sum(1 for c in codes if c in offer.rome_codes) / len(codes) if codes else NEUTRAL
+        period = 1.0 if request.action_type in (INTERNSHIP, "job_fair") else NEUTRAL
+        priority = 1.0 if (request.school_uai in self.priorities or request.town in self.priorities) else 0.0
+        total = (w.distance * dist + w.rome * rome + w.period * period + w.reactivity * 0.5 + w.load
+                 + w.priority * priority)
+        return min(1.0, total / w.total)
+
+
+def candidates(requests, created_day, index, pool, internship_pool, mode, score=None, vid_order=None):
+    """Per request, the eligible offers an optimum may use, as (volunteer_id, km, volunteer):
+    mode "nearest": the `pool` nearest eligible located offers plus as many eligible remote ones
+    (the service's own candidate pool when `pool` is its MATCHING_POOL); mode "best": the `pool`
+    eligible offers of best static score (then lower volunteer id) among all those in reach.
+    Returns the lists and how many requests were cut (internship or not)."""
+    found_by, cut = {}, Counter()
     remote_by_action = {a: [(vid, v) for vid, v in index.remote(a)] for a in ACTION_WEIGHTS}
     for rid, request in requests.items():
         day = created_day[rid]
-        week = rules.iso_week(day)
 
         def eligible(volunteer_id, distance, volunteer, request=request, day=day):
             return not rules.check(request, volunteer, rules.Usage(), day, distance=distance)
         limit = internship_pool if request.action_type == INTERNSHIP else pool
-        found = [(vid, d, v) for vid, d, v in index.nearest(request.action_type, request.location.lat,
-                                                              request.location.lon, request.max_distance_km,
-                                                              limit, accept=eligible)]
-        if len(found) >= limit:
-            cut[request.action_type == INTERNSHIP] += 1
-        if rules.kind_of(request) in REMOTE_OK:
-            remote = 0
-            for vid, v in remote_by_action[request.action_type]:
-                if remote >= limit:
-                    cut[request.action_type == INTERNSHIP] += 1
-                    break
-                if eligible(vid, None, v):
-                    found.append((vid, distance_km(request.location, v.location), v))
-                    remote += 1
-        for vid, d, v in found:
+        remote_ok = rules.kind_of(request) in REMOTE_OK
+        if mode == "nearest":
+            found = index.nearest(request.action_type, request.location.lat, request.location.lon,
+                                  request.max_distance_km, limit, accept=eligible)
+            was_cut = len(found) >= limit
+            if remote_ok:
+                remote = 0
+                for vid, v in remote_by_action[request.action_type]:
+                    if remote >= limit:
+                        was_cut = True
+                        break
+                    if eligible(vid, None, v):
+                        found.append((vid, distance_km(request.location, v.location), v))
+                        remote += 1
+            if was_cut:
+                cut[request.action_type == INTERNSHIP] += 1
+        else:
+            heap: list = []  # the `limit` best so far; heap[0] the worst of them: (score, -order, ...)
+            seen = [0, False]  # eligible offers met; whether some offer was left out unchecked
+
+            def offer(vid, d, v):
+                if len(heap) >= limit and score.offer_bound(request, v, d) < heap[0][0] - 1e-12:
+                    seen[1] = True  # cannot enter: neither the rules nor rank() needed
+                    return
+                if not eligible(vid, d, v):
+                    return
+                seen[0] += 1
+                item = (score(rid, vid), -vid_order[vid], vid, d, v)
+                if len(heap) < limit:
+                    heapq.heappush(heap, item)
+                elif item > heap[0]:
+                    heapq.heapreplace(heap, item)
+            if remote_ok:
+                for vid, v in remote_by_action[request.action_type]:
+                    offer(vid, distance_km(request.location, v.location), v)
+            for vid, d, v in index.iter_nearby(request.action_type, request.location.lat, request.location.lon,
+                                               request.max_distance_km, batch=256):
+                if len(heap) >= limit and score.bound(request, d) < heap[0][0] - 1e-12:
+                    seen[1] = True
+                    break  # nearest first: no farther offer can enter
+                offer(vid, d, v)
+            if seen[0] > limit or seen[1]:  # an upper count: what was left unchecked may be ineligible
+                cut[request.action_type == INTERNSHIP] += 1
+            found = [(vid, d, v) for _, _, vid, d, v in sorted(heap, reverse=True)]
+        found_by[rid] = found
+    return found_by, cut
+
+
+def build_graph(requests, created_day, found_by, cost_of):
+    """Arcs (request, volunteer, [capacity rows], integer cost, km) and the capacity rows' limits.
+    The rows of a pair: internship: (volunteer, period) at capacity_per_period AND (volunteer,
+    internship, week of the request's creation) at weekly_contact_cap (rules 6 and 7 both hold for
+    internships); other actions: (volunteer, action, week) at weekly_contact_cap. A row with no
+    more arcs than its limit cannot bind and is left out. cost_of(request_id, [(volunteer_id, km,
+    volunteer)]) -> the arcs' costs."""
+    arcs, cap_of, row_of = [], [], {}
+    for rid, found in found_by.items():
+        request = requests[rid]
+        week = rules.iso_week(created_day[rid])
+        for (vid, d, v), cost in zip(found, cost_of(rid, found)):
             offer = v.offer(request.action_type)
+            keys = [(("w", vid, request.action_type, week), offer.weekly_contact_cap)]
             if request.action_type == INTERNSHIP:
-                key, cap = ("i", vid, request.period), offer.capacity_per_period
-            else:
-                key, cap = ("w", vid, request.action_type, week), offer.weekly_contact_cap
-            node = node_of.get(key)
-            if node is None:
-                node = node_of[key] = len(node_cap)
-                node_cap.append(cap)
-            arcs.append((rid, node, int(round(d * 1000))))
-    return arcs, node_cap, node_of, cut
+                keys.append((("i", vid, request.period), offer.capacity_per_period))
+            rows = []
+            for key, cap in keys:
+                row = row_of.get(key)
+                if row is None:
+                    row = row_of[key] = len(cap_of)
+                    cap_of.append(cap)
+                rows.append(row)
+            arcs.append((rid, vid, rows, cost, d))
+    used = Counter(row for arc in arcs for row in arc[2])
+    keep = {row: i for i, row in enumerate(r for r in range(len(cap_of)) if used[r] > cap_of[r])}
+    arcs = [(rid, vid, [keep[r] for r in rows if r in keep], cost, d) for rid, vid, rows, cost, d in arcs]
+    node_cap = [cap_of[r] for r in sorted(keep, key=keep.get)]
+    return arcs, node_cap
+
+
+SCORE_UNIT = 1_000_000  # the ranking optimum's cost: (1 - score) in units of 1e-6...
+
+
+def ranking_costs(score, found_by):
+    """...times T, plus the volunteer's rank by id among the request's arcs (< T, the same T for
+    every request): the score first, then the service's tie-break (lower id first). Integer
+    costs (networkx needs them). Returns cost_of and T."""
+    t = max((len(found) for found in found_by.values()), default=0) + 1
+
+    def cost_of(rid, found):
+        by_id = {vid: i for i, vid in enumerate(sorted(vid for vid, _, _ in found))}
+        return [int(round((1 - score(rid, vid)) * SCORE_UNIT)) * t + by_id[vid] for vid, _, _ in found]
+    return cost_of, t
+
+
+def distance_costs(rid, found):
+    return [int(round(d * 1000)) for _, d, _ in found]
 
 
 def solve_lp(arcs, node_cap, requests):
+    """Maximum flow, then minimum cost at that flow: two LPs (scipy HiGHS dual simplex). When every
+    arc has at most one capacity row the matrix is a network matrix and the vertex is integral;
+    an internship arc may have two (period and weekly cap), so integrality is checked, and a
+    stage whose LP vertex is fractional is solved again as a MILP (scipy.optimize.milp, HiGHS)."""
     rids = list(requests)
     row_of = {rid: i for i, rid in enumerate(rids)}
     n_arcs = len(arcs)
     cols = np.arange(n_arcs)
     req_rows = np.fromiter((row_of[a[0]] for a in arcs), dtype=np.int64, count=n_arcs)
-    node_rows = np.fromiter((a[1] for a in arcs), dtype=np.int64, count=n_arcs)
-    cost = np.fromiter((a[2] for a in arcs), dtype=np.float64, count=n_arcs)
+    node_rows = np.fromiter((r for a in arcs for r in a[2]), dtype=np.int64)
+    node_cols = np.fromiter((j for j, a in enumerate(arcs) for _ in a[2]), dtype=np.int64)
+    cost = np.fromiter((a[3] for a in arcs), dtype=np.float64, count=n_arcs)
     ones = np.ones(n_arcs)
     a_req = csr_matrix((ones, (req_rows, cols)), shape=(len(rids), n_arcs))
-    a_node = csr_matrix((ones, (node_rows, cols)), shape=(len(node_cap), n_arcs))
+    a_node = csr_matrix((np.ones(len(node_rows)), (node_rows, node_cols)), shape=(len(node_cap), n_arcs))
     a_ub = vstack([a_req, a_node]).tocsr()
     b_ub = np.concatenate([[requests[r].professionals_wanted for r in rids], node_cap]).astype(float)
-    first = linprog(-ones, A_ub=a_ub, b_ub=b_ub, bounds=(0, 1), method="highs-ds")
-    assert first.status == 0, first.message
-    flow = int(round(-first.fun))
-    second = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=csr_matrix(ones), b_eq=[flow], bounds=(0, 1),
-                     method="highs-ds")
-    assert second.status == 0, second.message
-    x = second.x
-    fractional = float(np.max(np.abs(x - np.round(x)))) if n_arcs else 0.0
+    milps = []
+
+    def far(x):
+        return float(np.max(np.abs(x - np.round(x)))) if len(x) else 0.0
+
+    def solve(c, a_eq=None, b_eq=None):
+        result = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=(0, 1), method="highs-ds")
+        assert result.status == 0, result.message
+        if far(result.x) <= 1e-6:
+            return result.x, result.fun, far(result.x)
+        fractional = far(result.x)
+        constraints = [LinearConstraint(a_ub, -np.inf, b_ub)]
+        if a_eq is not None:
+            constraints.append(LinearConstraint(a_eq, b_eq, b_eq))
+        mip = milp(c, constraints=constraints, integrality=np.ones(n_arcs), bounds=Bounds(0, 1))
+        assert mip.status == 0, mip.message
+        milps.append(fractional)
+        return mip.x, mip.fun, far(mip.x)
+
+    x, fun, _ = solve(-ones)
+    flow = int(round(-fun))
+    x, fun, fractional = solve(cost, csr_matrix(ones), [flow])
     chosen = np.flatnonzero(np.round(x) > 0.5)
-    return flow, int(round(second.fun)), chosen, fractional
+    return flow, int(round(fun)), chosen, fractional, milps
 
 
 def solve_networkx(arcs, node_cap, requests):
+    """The same problem as a network (only when every arc has at most one capacity row)."""
     import networkx as nx
     graph = nx.DiGraph()
     for rid, request in requests.items():
         graph.add_edge("s", ("r", rid), capacity=request.professionals_wanted, weight=0)
     for node, cap in enumerate(node_cap):
         graph.add_edge(("v", node), "t", capacity=cap, weight=0)
-    for rid, node, cost in arcs:
-        graph.add_edge(("r", rid), ("v", node), capacity=1, weight=cost)
+    for j, (rid, _, rows, cost, _) in enumerate(arcs):
+        if rows:
+            graph.add_edge(("r", rid), ("v", rows[0]), capacity=1, weight=cost)
+        else:  # no row can bind: straight to the sink, through the arc's own node
+            graph.add_edge(("r", rid), ("a", j), capacity=1, weight=cost)
+            graph.add_edge(("a", j), "t", capacity=1, weight=0)
     flow = nx.max_flow_min_cost(graph, "s", "t")
     value = sum(flow["s"].values())
     return value, nx.cost_of_flow(graph, flow)
@@ -522,9 +703,9 @@ def p95(values):
     return float(np.percentile(values, 95)) if len(values) else float("nan")
 
 
-def figures(pairs, requests, volunteers, received):
+def figures(pairs, requests, volunteers, received, score):
     """pairs: (request_id, volunteer_id, km) of the placements; received: proposals (or
-    assignments) per volunteer."""
+    assignments) per volunteer; score(request_id, volunteer_id): the pair's static score."""
     placed = Counter(rid for rid, _, _ in pairs)
     wanted = {rid: r.professionals_wanted for rid, r in requests.items()}
     full = sum(1 for rid, w in wanted.items() if placed[rid] >= w)
@@ -540,15 +721,66 @@ def figures(pairs, requests, volunteers, received):
     counts = list(received.values())
     rome = sum(1 for rid, vid, _ in pairs
                if set(requests[rid].rome_codes) & set(volunteers[vid].offer(requests[rid].action_type).rome_codes))
+    scores = [score(rid, vid) for rid, vid, _ in pairs]
+    located = [d for rid, vid, d in pairs if volunteers[vid].offer(requests[rid].action_type).modality != REMOTE]
     return {"rome_share": rome / max(1, len(pairs)), "requests": len(wanted), "full": full, "full_share": full / max(1, len(wanted)),
             "placed": len(pairs), "wanted": sum(wanted.values()),
             "placed_share": len(pairs) / max(1, sum(wanted.values())),
             "mean_km": float(np.mean(distances)) if distances else float("nan"), "p95_km": p95(distances),
+            "remote": len(pairs) - len(located),
+            "located_mean_km": float(np.mean(located)) if located else float("nan"), "located_p95_km": p95(located),
+            "score_total": float(np.sum(scores)), "score_mean": float(np.mean(scores)) if scores else float("nan"),
             "load_mean": float(np.mean(ratios)) if ratios else float("nan"),
             "load_max": max(ratios) if ratios else float("nan"), "over_capacity": over,
             "per_volunteer_mean": float(np.mean(counts)) if counts else 0.0,
             "per_volunteer_max": max(counts) if counts else 0, "volunteers_used": len(counts),
             "by_kind_full": by_kind_full}
+
+
+def recheck_assignment(pairs, requests, volunteers, created_day, order, k):
+    """rules.check on every pair of an optimum's assignment, taken in the requests' creation
+    order, each pair a proposal made on the request's creation day and accepted at once; the
+    counters are the assignment's own earlier pairs. Returns the violations by rule."""
+    accepted_by_week = Counter()  # (volunteer, week) -> internship placements
+    accepted_total = Counter()  # (volunteer, action)
+    proposed = Counter()  # (volunteer, action, week)
+    outstanding = Counter()  # request -> pairs so far
+    bad = Counter()
+    for rid, vid, _ in sorted(pairs, key=lambda pair: (order[pair[0]], pair[1])):
+        request, volunteer = requests[rid], volunteers[vid]
+        day = created_day[rid]
+        week = rules.iso_week(day)
+        usage = rules.Usage(accepted_by_week={w: accepted_by_week[(vid, w)] for w in request.period},
+                            accepted_total=accepted_total[(vid, request.action_type)],
+                            proposed_by_week={week: proposed[(vid, request.action_type, week)]},
+                            request_outstanding=outstanding[rid])
+        for broken in rules.check(request, volunteer, usage, day, extra=k - 1):
+            bad[broken.rule] += 1
+        if request.action_type == INTERNSHIP:
+            for w in request.period:
+                accepted_by_week[(vid, w)] += 1
+        accepted_total[(vid, request.action_type)] += 1
+        proposed[(vid, request.action_type, week)] += 1
+        outstanding[rid] += 1
+    duplicates = sum(n - 1 for n in Counter((rid, vid) for rid, vid, _ in pairs).values() if n > 1)
+    if duplicates:
+        bad["duplicate_pair"] += duplicates
+    return bad
+
+
+UNLIMITED = 1_000_000
+
+
+def objective_weights(spec: str) -> RankingWeights:
+    if spec == "service":
+        return RankingWeights.from_env(os.environ)
+    if spec == "default":
+        return RankingWeights()
+    values = {}
+    for item in spec.split(","):
+        name, _, value = item.partition("=")
+        values[name.strip()] = float(value)
+    return RankingWeights(**values)
 
 
 def machine() -> str:
@@ -562,6 +794,40 @@ def machine() -> str:
             f"numpy {np.__version__}, scipy {scipy.__version__}")
 
 
+def solve_optimum(name, requests, volunteers, created_day, order, found_by, cut, cost_of, score, args):
+    t0 = time.perf_counter()
+    arcs, node_cap = build_graph(requests, created_day, found_by, cost_of)
+    t_graph = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    flow, cost, chosen, fractional, milps = solve_lp(arcs, node_cap, requests)
+    t_lp = time.perf_counter() - t0
+    pairs = [(arcs[j][0], arcs[j][1], arcs[j][4]) for j in chosen]
+    fig = figures(pairs, requests, volunteers, Counter(vid for _, vid, _ in pairs), score)
+    bad = recheck_assignment(pairs, requests, volunteers, created_day, order, args.k)
+    double = sum(1 for a in arcs if len(a[2]) > 1)
+    print(f"Optimum ({name}): {len(arcs)} arcs, {len(node_cap)} capacity rows that can bind "
+          f"({double} internship arcs under two of them), {len(requests)} requests "
+          f"(arcs cut: {cut[False]} other requests at --pool {args.pool}, {cut[True]} internship requests at "
+          f"--internship-pool {args.internship_pool}); flow {flow}, cost {cost}, "
+          f"{sum(d for _, _, d in pairs):.1f} km, static score {fig['score_total']:.2f}; "
+          + (f"LP vertex fractional in {len(milps)} stage(s) (up to {max(milps):.2f}): solved as MILP; "
+             if milps else "LP vertices integral; ")
+          + f"largest distance of the solution from an integer: {fractional:.1e}; "
+          f"graph {t_graph:.1f} s, solve {t_lp:.1f} s (scipy HiGHS)")
+    use_nx = double == 0 and (args.networkx == "yes" or (args.networkx == "auto" and len(arcs) <= 60000))
+    if use_nx:
+        t0 = time.perf_counter()
+        nx_flow, nx_cost = solve_networkx(arcs, node_cap, requests)
+        print(f"  networkx.max_flow_min_cost on the same graph: flow {nx_flow}, cost {nx_cost} "
+              f"({'same as' if (nx_flow, nx_cost) == (flow, cost) else 'DIFFERENT FROM'} the LP) "
+              f"in {time.perf_counter() - t0:.1f} s")
+    elif double:
+        print("  networkx cross-check not applicable (an arc under two capacity rows is not a network)")
+    else:
+        print(f"  networkx cross-check skipped ({len(arcs)} arcs > 60,000; --networkx yes to force)")
+    return SimpleNamespace(fig=fig, bad=bad, pairs=pairs, time=t_graph + t_lp)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--actors", type=int, default=60000)
@@ -570,18 +836,36 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=K_DEFAULT, help="handlers' k (slots = wanted + k - 1)")
     parser.add_argument("--search-pool", type=int, default=50,
                         help="online: Search.pool, the candidates ranked per request (MATCHING_POOL, 50)")
-    parser.add_argument("--pool", type=int, default=100, help="optimum: eligible offers kept per request")
+    parser.add_argument("--pool", type=int, default=100, help="optima: eligible offers kept per request")
     parser.add_argument("--internship-pool", type=int, default=1000,
-                        help="optimum: eligible offers kept per internship request (capacity binds there)")
+                        help="optima: eligible offers kept per internship request (capacity binds there)")
+    parser.add_argument("--objective", choices=("ranking", "distance", "both"), default="both",
+                        help="which optima: the ranking's static objective, distance only, or both")
+    parser.add_argument("--ranking-candidates", choices=("best", "nearest"), default="best",
+                        help="ranking optimum's arcs: best static score among all eligible offers in reach, "
+                             "or the nearest eligible ones")
+    parser.add_argument("--objective-weights", default="service",
+                        help="weights of the optimum's objective: service (MATCHING_WEIGHT_*, as online), "
+                             "default (RankingWeights()), or NAME=W,... over the defaults")
+    parser.add_argument("--unlimited-capacity", action="store_true",
+                        help="sanity check: capacity_per_period and weekly_contact_cap of every offer set to "
+                             f"{UNLIMITED:,}")
     parser.add_argument("--networkx", choices=("auto", "yes", "no"), default="auto",
-                        help="cross-check the optimum with networkx.max_flow_min_cost (auto: <= 60,000 arcs)")
+                        help="cross-check the optima with networkx.max_flow_min_cost (auto: <= 60,000 arcs)")
     parser.add_argument("--no-validate", action="store_true", help="skip the contract validation of the events")
     args = parser.parse_args()
     started = time.perf_counter()
+    weights = objective_weights(args.objective_weights)
+    priorities = frozenset(item.strip() for item in os.environ.get("MATCHING_PRIORITIES", "").split(",")
+                           if item.strip())
     print(f"# Matching quality — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
     print(f"Machine: {machine()}")
     print(f"Parameters: --actors {args.actors} --requests {args.requests} --seed {args.seed} --k {args.k} "
-          f"--pool {args.pool} --internship-pool {args.internship_pool} --search-pool {args.search_pool}; ranking weights {RankingWeights.from_env(os.environ)} (MATCHING_WEIGHT_*)")
+          f"--pool {args.pool} --internship-pool {args.internship_pool} --search-pool {args.search_pool} "
+          f"--objective {args.objective} --ranking-candidates {args.ranking_candidates}"
+          f"{' --unlimited-capacity' if args.unlimited_capacity else ''}; "
+          f"online ranking weights {RankingWeights.from_env(os.environ)} (MATCHING_WEIGHT_*); "
+          f"objective weights ({args.objective_weights}) {weights}; priorities {sorted(priorities) or 'none'}")
 
     territory = load_territory(TERRITORY_FILE)
     t0 = time.perf_counter()
@@ -592,9 +876,16 @@ def main() -> None:
             contracts.validate("fr.vitawin.volunteer.registered.v1", data)
         for _, data in request_items:
             contracts.validate("fr.vitawin.request.created.v2", data)
+    if args.unlimited_capacity:
+        for data in volunteer_data:
+            for action, settings in data["actions"].items():
+                settings["weekly_contact_cap"] = UNLIMITED
+                if action == INTERNSHIP:
+                    settings["capacity_per_period"] = UNLIMITED
     volunteers = {d["volunteer_id"]: Volunteer.from_event(d) for d in volunteer_data}
     requests = {d["request_id"]: Request.from_event(d) for _, d in request_items}
     created_day = {d["request_id"]: c.date() for c, d in request_items}
+    order = {d["request_id"]: i for i, (_, d) in enumerate(request_items)}
     t_generate = time.perf_counter() - t0
     kinds = Counter(r.kind for r in requests.values())
     actions = Counter(a for v in volunteers.values() for a in v.action_types)
@@ -602,13 +893,15 @@ def main() -> None:
           + ", ".join(f"{a} {n}" for a, n in sorted(actions.items())) + f"), {len(schools)} schools, "
           f"{len(requests)} requests (" + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
           + f"), {sum(r.professionals_wanted for r in requests.values())} professionals wanted; "
-          f"events {'validated against' if not args.no_validate else 'not validated against'} their contracts; "
+          f"events {'validated against' if not args.no_validate else 'not validated against'} their contracts"
+          f"{'; capacities and weekly caps set to ' + format(UNLIMITED, ',') if args.unlimited_capacity else ''}; "
           f"generated in {t_generate:.1f} s")
 
-    online = run_online(volunteer_data, registered_at, request_items, args.k, args.search_pool)
+    online = run_online(volunteer_data, registered_at, request_items, args.k, args.search_pool, priorities)
+    score = StaticScore(requests, volunteers, weights, priorities)
     bad_proposals, bad_accepts, online_pairs = recheck(online, volunteers, requests, args.k)
     received = Counter(p.volunteer_id for p in online.proposals.values())
-    on = figures(online_pairs, requests, volunteers, received)
+    on = figures(online_pairs, requests, volunteers, received, score)
     on_assigned = Counter(vid for _, vid, _ in online_pairs)
     weekly = Counter((p.volunteer_id, p.action_type, rules.iso_week(e[2])) for e in online.log if e[0] == "proposal"
                      for p in [e[1]])
@@ -619,72 +912,91 @@ def main() -> None:
           f"({1000 * online.t_requests / max(1, len(requests)):.1f} ms per request, acceptances included); "
           f"{cap_full} (volunteer, action, week) weekly caps reached")
 
-    t0 = time.perf_counter()
-    arcs, node_cap, node_of, cut = build_graph(volunteers, requests, created_day, online.index, args.pool,
-                                                args.internship_pool)
-    t_graph = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    flow, cost, chosen, fractional = solve_lp(arcs, node_cap, requests)
-    t_lp = time.perf_counter() - t0
-    key_of = {node: key for key, node in node_of.items()}
-    opt_pairs = [(arcs[j][0], key_of[arcs[j][1]][1], arcs[j][2] / 1000) for j in chosen]
-    opt = figures(opt_pairs, requests, volunteers, Counter(vid for _, vid, _ in opt_pairs))
-    print(f"Optimum: {len(arcs)} arcs, {len(node_cap)} volunteer nodes, {len(requests)} requests "
-          f"(pools cut: {cut[False]} other requests at --pool {args.pool}, {cut[True]} internship requests at "
-          f"--internship-pool {args.internship_pool}); flow {flow}, cost {cost / 1000:.1f} km; "
-          f"largest distance of the LP solution from an integer: {fractional:.1e}; "
-          f"graph {t_graph:.1f} s, two LPs {t_lp:.1f} s (scipy HiGHS dual simplex)")
-    use_nx = args.networkx == "yes" or (args.networkx == "auto" and len(arcs) <= 60000)
-    if use_nx:
+    vid_order = {vid: i for i, vid in enumerate(sorted(volunteers))}
+    optima = []  # (column title, result)
+    if args.objective in ("ranking", "both"):
         t0 = time.perf_counter()
-        nx_flow, nx_cost = solve_networkx(arcs, node_cap, requests)
-        print(f"networkx.max_flow_min_cost on the same graph: flow {nx_flow}, cost {nx_cost / 1000:.1f} km "
-              f"({'same as' if (nx_flow, nx_cost) == (flow, cost) else 'DIFFERENT FROM'} the LP) "
-              f"in {time.perf_counter() - t0:.1f} s")
-    else:
-        print(f"networkx cross-check skipped ({len(arcs)} arcs > 60,000; --networkx yes to force)")
+        found_by, cut = candidates(requests, created_day, online.index, args.pool, args.internship_pool,
+                                   args.ranking_candidates, score, vid_order)
+        t_cand = time.perf_counter() - t0
+        cost_of, t = ranking_costs(score, found_by)
+        print(f"Ranking optimum: arcs = the {args.ranking_candidates} eligible offers per request, found in "
+              f"{t_cand:.1f} s; cost = round((1 - static score) x {SCORE_UNIT:,}) x {t} + rank of the volunteer id")
+        optima.append(("optimum (ranking's objective)",
+                       solve_optimum("ranking's objective", requests, volunteers, created_day, order, found_by, cut,
+                                     cost_of, score, args)))
+    if args.objective in ("distance", "both"):
+        t0 = time.perf_counter()
+        found_by, cut = candidates(requests, created_day, online.index, args.pool, args.internship_pool, "nearest")
+        print(f"Distance optimum: arcs = the nearest eligible offers per request, found in "
+              f"{time.perf_counter() - t0:.1f} s; cost = metres")
+        optima.append(("optimum (distance only)",
+                       solve_optimum("distance only", requests, volunteers, created_day, order, found_by, cut,
+                                     distance_costs, score, args)))
 
     def ratio(a, b):
-        return a / b if b else float("nan")
+        return f"{a / b:.3f}" if b else "n/a"
+
+    def violations(bad):
+        return str(sum(bad.values())) + (f" ({dict(bad)})" if bad else "")
+
+    def row(label, online_text, opt_text, ratio_of=None, target=""):
+        """opt_text(fig, result) -> text; ratio_of(fig) -> (online value, optimum value)."""
+        return ([label, online_text] + [opt_text(o.fig, o) for _, o in optima]
+                + [ratio(*ratio_of(o.fig)) if ratio_of else "" for _, o in optima] + [target])
 
     rows = [
-        ("requests fully served", f"{on['full']} / {on['requests']} ({on['full_share']:.1%})",
-         f"{opt['full']} / {opt['requests']} ({opt['full_share']:.1%})",
-         f"{ratio(on['full'], opt['full']):.3f}", ">= 0.98"),
-        ("professionals placed / wanted", f"{on['placed']} / {on['wanted']} ({on['placed_share']:.1%})",
-         f"{opt['placed']} / {opt['wanted']} ({opt['placed_share']:.1%})",
-         f"{ratio(on['placed'], opt['placed']):.3f}", ""),
-        ("distance of placements, mean (km)", f"{on['mean_km']:.2f}", f"{opt['mean_km']:.2f}",
-         f"{ratio(on['mean_km'], opt['mean_km']):.3f}", "<= 1.10"),
-        ("distance of placements, p95 (km)", f"{on['p95_km']:.2f}", f"{opt['p95_km']:.2f}",
-         f"{ratio(on['p95_km'], opt['p95_km']):.3f}", ""),
-        ("placements whose offer has the request's ROME code", f"{on['rome_share']:.1%}",
-         f"{opt['rome_share']:.1%}", "", ""),
-        ("internship load (placed / capacity per period), mean over used",
-         f"{on['load_mean']:.2f}", f"{opt['load_mean']:.2f}", "", ""),
-        ("internship load, max", f"{on['load_max']:.2f}", f"{opt['load_max']:.2f}", "", "<= 1"),
-        ("proposals received per volunteer proposed to, mean / max",
-         f"{on['per_volunteer_mean']:.2f} / {on['per_volunteer_max']} ({on['volunteers_used']} volunteers)",
-         "(one per placement)", "", ""),
-        ("placements per volunteer placed, mean / max",
-         f"{np.mean(list(on_assigned.values())):.2f} / {max(on_assigned.values(), default=0)} "
-         f"({len(on_assigned)} volunteers)",
-         f"{opt['per_volunteer_mean']:.2f} / {opt['per_volunteer_max']} ({opt['volunteers_used']} volunteers)", "", ""),
-        ("hard-rule violations, accepted pairs (rules.check)",
-         str(sum(bad_accepts.values())) + (f" ({dict(bad_accepts)})" if bad_accepts else ""), "0 (by construction)", "",
-         "0"),
-        ("hard-rule violations, all proposals (rules.check)",
-         str(sum(bad_proposals.values())) + (f" ({dict(bad_proposals)})" if bad_proposals else ""), "", "", "0"),
+        row("requests fully served", f"{on['full']} / {on['requests']} ({on['full_share']:.1%})",
+            lambda f, o: f"{f['full']} / {f['requests']} ({f['full_share']:.1%})",
+            lambda f: (on["full"], f["full"]), ">= 0.98"),
+        row("professionals placed / wanted", f"{on['placed']} / {on['wanted']} ({on['placed_share']:.1%})",
+            lambda f, o: f"{f['placed']} / {f['wanted']} ({f['placed_share']:.1%})",
+            lambda f: (on["placed"], f["placed"])),
+        row("distance of placements, mean (km)", f"{on['mean_km']:.2f}", lambda f, o: f"{f['mean_km']:.2f}",
+            lambda f: (on["mean_km"], f["mean_km"]), "<= 1.10"),
+        row("distance of placements, p95 (km)", f"{on['p95_km']:.2f}", lambda f, o: f"{f['p95_km']:.2f}",
+            lambda f: (on["p95_km"], f["p95_km"])),
+        row("remote placements (their distance: between the two places)", f"{on['remote']}",
+            lambda f, o: f"{f['remote']}"),
+        row("distance of located (not remote) placements, mean / p95 (km)",
+            f"{on['located_mean_km']:.2f} / {on['located_p95_km']:.2f}",
+            lambda f, o: f"{f['located_mean_km']:.2f} / {f['located_p95_km']:.2f}",
+            lambda f: (on["located_mean_km"], f["located_mean_km"])),
+        row("placements whose offer has the request's ROME code", f"{on['rome_share']:.1%}",
+            lambda f, o: f"{f['rome_share']:.1%}", lambda f: (on["rome_share"], f["rome_share"])),
+        row("static score of placements, total (ranking's objective)", f"{on['score_total']:.2f}",
+            lambda f, o: f"{f['score_total']:.2f}", lambda f: (on["score_total"], f["score_total"])),
+        row("static score of placements, mean", f"{on['score_mean']:.4f}", lambda f, o: f"{f['score_mean']:.4f}",
+            lambda f: (on["score_mean"], f["score_mean"])),
+        row("internship load (placed / capacity per period), mean over used", f"{on['load_mean']:.2f}",
+            lambda f, o: f"{f['load_mean']:.2f}"),
+        row("internship load, max", f"{on['load_max']:.2f}", lambda f, o: f"{f['load_max']:.2f}", target="<= 1"),
+        row("proposals received per volunteer proposed to, mean / max",
+            f"{on['per_volunteer_mean']:.2f} / {on['per_volunteer_max']} ({on['volunteers_used']} volunteers)",
+            lambda f, o: "(one per placement)"),
+        row("placements per volunteer placed, mean / max",
+            f"{np.mean(list(on_assigned.values())):.2f} / {max(on_assigned.values(), default=0)} "
+            f"({len(on_assigned)} volunteers)",
+            lambda f, o: f"{f['per_volunteer_mean']:.2f} / {f['per_volunteer_max']} ({f['volunteers_used']} volunteers)"),
+        row("placements the same as online (request, volunteer)", f"{len(online_pairs)}",
+            lambda f, o: f"{len({(r, v) for r, v, _ in o.pairs} & {(r, v) for r, v, _ in online_pairs})}"),
+        row("hard-rule violations, accepted pairs (rules.check)", violations(bad_accepts),
+            lambda f, o: violations(o.bad), target="0"),
+        row("hard-rule violations, all proposals (rules.check)", violations(bad_proposals),
+            lambda f, o: violations(o.bad) + " (a pair is its own proposal)", target="0"),
     ]
     for kind, _ in KINDS:
         n = sum(1 for r in requests.values() if r.kind == kind)
-        rows.append((f"fully served: {kind} ({n})", f"{on['by_kind_full'][kind]}", f"{opt['by_kind_full'][kind]}",
-                     f"{ratio(on['by_kind_full'][kind], opt['by_kind_full'][kind]):.3f}", ""))
+        rows.append(row(f"fully served: {kind} ({n})", f"{on['by_kind_full'][kind]}",
+                        lambda f, o, kind=kind: f"{f['by_kind_full'][kind]}",
+                        lambda f, kind=kind: (on["by_kind_full"][kind], f["by_kind_full"][kind])))
+    header = (["figure", "online (handlers)"] + [title for title, _ in optima]
+              + [f"online / {title}" for title, _ in optima] + ["target"])
     print()
-    print("| figure | online (handlers) | optimum (min-cost flow) | online / optimum | target |")
-    print("|---|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for cells in rows:
+        print("| " + " | ".join(cells) + " |")
     print()
     print(f"Total time {time.perf_counter() - started:.0f} s.")
 
