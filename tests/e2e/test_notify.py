@@ -106,7 +106,7 @@ def test_the_professional_answers_with_the_emailed_link_once_and_both_parties_he
     assert eventually(lambda: mails(stack, pro, "proposal_accepted_volunteer"), message="acceptance to the pro")
 
 
-def test_a_tampered_link_gets_a_clear_french_page_through_the_gateway(stack):  # expired: tests/unit/notify/test_api.py
+def test_a_tampered_link_gets_a_clear_french_page_through_the_gateway(stack):  # expired: tests/unit/notify/test_links.py
     base = f"{stack.gateway_url}/api/v1/notifications/links/answer"
     bad = requests.get(base, params={"token": "not-a-token"})
     assert bad.status_code == 400 and "lien" in bad.text.lower()
