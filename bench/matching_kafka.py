@@ -476,6 +476,9 @@ def latency(producer, watcher: TopicWatcher, topic: str, records, rate: float, g
 
 
 # --- profile -----------------------------------------------------------------------------------------
+POLL_RECORDS = 50  # vitawin_common.kafka.consumer's max_poll_records
+
+
 def profile_handlers(stack, gen: Generator, contracts, n: int) -> None:
     """The worker's handler path in this process, under cProfile, with MongoDB commands counted."""
     from pymongo import monitoring
@@ -559,8 +562,16 @@ def profile_handlers(stack, gen: Generator, contracts, n: int) -> None:
         profiler = cProfile.Profile()
         started = time.perf_counter()
         profiler.enable()
-        for record in records:
-            outcomes[loop.handle_record(record)] += 1
+        for start in range(0, len(records), POLL_RECORDS):  # as the loop gets them: polls of 50
+            polled, position = records[start:start + POLL_RECORDS], 0
+            while position < len(polled):
+                group = loop.batch_from(polled, position)
+                if group:
+                    loop.handle_batch(group)
+                    outcomes["applied in batches"] += len(group)
+                else:
+                    outcomes[loop.handle_record(polled[position])] += 1
+                position += max(len(group), 1)
         profiler.disable()
         handle_s = time.perf_counter() - started
         handle_commands = (Counter(commands.count), Counter(commands.micros), Counter(commands.keys))
@@ -586,7 +597,8 @@ def profile_handlers(stack, gen: Generator, contracts, n: int) -> None:
         log_file.close()
 
     print(f"\n### Profile of the worker's handler path (in-process, cProfile; index of {loaded:,} volunteers)\n")
-    print(f"{n} request.created.v2 records through ConsumerLoop.handle_record (outcomes {dict(outcomes)}): "
+    print(f"{n} request.created.v2 records through ConsumerLoop.batch_from / handle_batch / handle_record, "
+          f"{POLL_RECORDS} records a poll as the worker's consumer gets them (outcomes {dict(outcomes)}): "
           f"{handle_s:.2f} s, {handle_s / n * 1000:.1f} ms a request, {n / handle_s:.1f} requests/s "
           f"(cProfile on: slower than without)")
     print(f"then the outbox relay: {relayed:,} proposal events in {relay_s:.2f} s "

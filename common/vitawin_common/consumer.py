@@ -1,6 +1,14 @@
 """The consumer loop every worker runs: auto-commit off, offsets committed only after the effect is
 durable, poison events dead-lettered with their reason, transient failures retried from the same
-offset, and a clean stop on SIGTERM (finish the event in hand, commit, close)."""
+offset, and a clean stop on SIGTERM (finish the event in hand, commit, close).
+
+A service may also give a batch handler for some event types: consecutive records of a partition
+whose events share one batch handler (and pass their contracts) are then applied together, in one
+call, and their offsets committed after it. The events of a batch are those a poll returned (at
+most max_poll_records): the loop never waits to fill one. A failure retries the whole batch from
+its first offset (the handler is idempotent, as every handler); a PoisonEvent from the batch
+handler applies its events one by one with the single-event handler, which dead-letters the
+poison one only."""
 from __future__ import annotations
 
 import logging
@@ -17,6 +25,7 @@ from vitawin_common.events import Event, UndecodableEvent, from_record
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event], None]
+BatchHandler = Callable[[list[Event]], None]
 
 
 class PoisonEvent(Exception):
@@ -30,7 +39,7 @@ class TooManyDeadLetters(RuntimeError):
 class ConsumerLoop:
     def __init__(self, *, service: str, consumer, producer, contracts: Contracts,
                  handlers: dict[str, Handler], dead_letter_channel: str, group_id: str,
-                 dead_letter_limit: int = 1000):
+                 dead_letter_limit: int = 1000, batch_handlers: dict[str, BatchHandler] | None = None):
         self.service = service
         self.consumer = consumer
         self.producer = producer
@@ -40,6 +49,10 @@ class ConsumerLoop:
         self.group_id = group_id
         self.dead_letter_limit = dead_letter_limit
         self.dead_lettered = 0
+        self.batch_handlers = batch_handlers or {}
+        missing = set(self.batch_handlers) - set(handlers)
+        if missing:  # a poison batch falls back to the single-event handlers
+            raise ValueError(f"batch handlers without a single-event handler: {sorted(missing)}")
 
     # One record: decode, check the contract, apply. Returns the outcome for metrics and tests.
     def handle_record(self, record) -> str:
@@ -67,6 +80,42 @@ class ConsumerLoop:
             correlation.reset(token)
         metrics.EVENTS_HANDLED.labels(self.service, event.type, "applied").inc()
         return "applied"
+
+    def batch_from(self, records: list, start: int) -> list[tuple]:
+        """The (record, event) pairs of the batch that starts at records[start]: it and the
+        records after it whose events decode, pass their contracts and share its batch handler.
+        Empty when records[start] is not for a batch handler (or undecodable, or invalid: the
+        single path then dead-letters it). Reads only: nothing is dead-lettered here."""
+        group = []
+        handler = None
+        for record in records[start:]:
+            try:
+                event = from_record(record.key, record.value, record.headers)
+                this = self.batch_handlers.get(event.type)
+                if this is None or (handler is not None and this is not handler):
+                    break
+                self.contracts.validate(event.type, event.data)
+            except (UndecodableEvent, ContractViolation):
+                break
+            handler = this
+            group.append((record, event))
+        return group if len(group) > 1 else []
+
+    def handle_batch(self, group: list[tuple]) -> None:
+        """Apply a batch from `batch_from` with its batch handler; a PoisonEvent applies its events
+        one by one instead (the poison one is dead-lettered there)."""
+        events = [event for _, event in group]
+        try:
+            self.batch_handlers[events[0].type](events)
+        except PoisonEvent:
+            log.warning("a batch holds a poison event: applying its events one by one",
+                        extra={"topic": group[0][0].topic, "partition": group[0][0].partition,
+                               "offset": group[0][0].offset})
+            for record, _ in group:
+                self.handle_record(record)
+            return
+        for event in events:
+            metrics.EVENTS_HANDLED.labels(self.service, event.type, "applied").inc()
 
     def dead_letter(self, record, reason: str, event_type: str = "unknown") -> None:
         headers = [(k, v) for k, v in (record.headers or []) if not k.startswith("dlq_")]
@@ -104,11 +153,15 @@ class ConsumerLoop:
             while not stop.is_set():
                 batches = self.consumer.poll(timeout_ms=500)
                 for tp, records in batches.items():
-                    for record in records:
-                        if stop.is_set():
-                            break
+                    position = 0
+                    while position < len(records) and not stop.is_set():
+                        record = records[position]
                         try:
-                            self.handle_record(record)
+                            group = self.batch_from(records, position) if self.batch_handlers else []
+                            if group:
+                                self.handle_batch(group)
+                            else:
+                                self.handle_record(record)
                         except TooManyDeadLetters:
                             raise
                         except Exception:
@@ -124,7 +177,8 @@ class ConsumerLoop:
                             stop.wait(min(0.25 * 2 ** min(failures, 5), 5))
                             break
                         failures = 0
-                        done[tp] = record.offset + 1
+                        position += max(len(group), 1)
+                        done[tp] = records[position - 1].offset + 1
                     self._commit(done)
                 self._report_lag()
         finally:

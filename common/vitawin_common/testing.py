@@ -66,7 +66,30 @@ class InMemoryUnitOfWork:
             raise RuntimeError("publish() belongs inside `with uow:`, before commit()")
         self.published.append((event, channel))
 
+    def publish_many(self, events, channel: str) -> None:
+        for event in events:
+            self.publish(event, channel)
+
     def commit(self) -> None:
         if self._snapshot is None:
             raise RuntimeError("commit() belongs inside `with uow:`")
         self.committed = True
+
+
+class RecordedFuture:
+    """What `ProducerStandIn.send` returns: `get()` says the record was written."""
+
+    def get(self, timeout=None):
+        return None
+
+
+class ProducerStandIn:
+    """kafka-python's KafkaProducer.send, recording (topic, key, value, headers) in `sent`: for the
+    consumer loop's dead letters in unit tests."""
+
+    def __init__(self):
+        self.sent: list[tuple] = []
+
+    def send(self, topic, key=None, value=None, headers=None):
+        self.sent.append((topic, key, value, headers))
+        return RecordedFuture()

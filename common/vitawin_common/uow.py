@@ -119,6 +119,12 @@ class UnitOfWork:
                                "with its document")
         self.outbox.add(event, channel, session=self.session)
 
+    def publish_many(self, events: list[Event], channel: str) -> None:
+        """`publish` for several events, in one insert."""
+        if self.session is None or not self.session.in_transaction:
+            raise RuntimeError("publish_many() belongs inside `with uow:`, before commit()")
+        self.outbox.add_many(events, channel, session=self.session)
+
     def commit(self) -> None:
         if self.session is None:
             raise RuntimeError("commit() belongs inside `with uow:`")

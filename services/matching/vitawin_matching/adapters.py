@@ -1,15 +1,23 @@
 """MongoDB side of matching: the read models (`volunteers`, `requests`), the `proposals`
-collection, and the unit of work (vitawin_common.uow) that writes a proposal and its outbox entry
-together.
+collection, the volunteers' `counters`, and the unit of work (vitawin_common.uow) that writes
+proposals and their outbox entries together.
 
-Transaction granularity: ONE TRANSACTION PER PROPOSAL, not per message.
+Transaction granularity: ONE TRANSACTION FOR THE PROPOSALS OF A SEARCH (of the searches of a
+batch of new requests, handlers.on_requests_created), one per proposal when that one meets a
+conflict.
 - The store of the incoming entity must be committed before the search (see handlers.py): it is
   a single-document upsert on its own, outside any transaction.
-- In a MongoDB transaction a duplicate key error aborts the whole transaction. Per proposal, that
-  abort is exactly "skip this pair"; per message it would throw away the other proposals too.
-- A volunteer may match many requests: short transactions hold fewer documents, so they collide
-  less with the other workers taking slots on the same requests.
-A crash between two proposals leaves the first ones committed; the redelivered event skips them
+- A request's search proposes its best candidates together: its slots, the volunteers' weekly
+  contacts, the proposals and their outbox entries, in one transaction of six commands whatever
+  the number of proposals (`take_slots`, `take_many`, `add_many`, `publish_many`). In a MongoDB
+  transaction a duplicate key error aborts the whole transaction: when one of the pairs was
+  proposed meanwhile, or a volunteer reached its weekly cap since the search read its counters,
+  or another worker moved the request's slots, nothing of it is written and the handler proposes
+  the same candidates again one transaction each, where such an abort is exactly "skip this pair".
+- A volunteer's search (a pledge against the open requests) proposes one transaction per request:
+  short transactions hold fewer documents, so they collide less with the other workers taking
+  slots on the same requests.
+A crash between two transactions leaves the first ones committed; the redelivered event skips them
 and makes the rest (handlers.py explains why that is still "at most once" per proposal). A
 transient error (e.g. a write conflict on a request's slot counter) propagates: the consumer loop
 retries the event from the same offset, which is safe for the same reason."""
@@ -19,9 +27,9 @@ from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
-from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo import ASCENDING, DESCENDING, MongoClient, UpdateOne
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from vitawin_common.outbox import Outbox
 from vitawin_common.uow import UnitOfWork
@@ -45,6 +53,9 @@ def ensure_indexes(db: Database, outbox: Outbox) -> None:
     outbox.ensure_indexes()
 
 
+IN_CHUNK = 50  # keys per $in query (see MongoUsage.counts_many)
+
+
 # The bounding box on plain fields, not a 2dsphere query (slow on SecantusDB, and $near does not
 # sort there). SecantusDB's planner only uses an index for equalities plus ONE range: add the
 # longitude range, an $in or any other predicate and it scans the whole collection. So the
@@ -52,6 +63,16 @@ def ensure_indexes(db: Database, outbox: Outbox) -> None:
 # (the exact distance test is domain.match, in the handler).
 def _lat_band(box: BoundingBox) -> dict:
     return {"location.lat": {"$gte": box.lat_min, "$lte": box.lat_max}}
+
+
+# Conditions on one document (`_id` equality) written with $not rather than $or: SecantusDB plans a
+# query with a top-level $or as a scan of the whole collection, whatever else it says (50 ms an
+# update among 10,000 counters against 0.6 ms, measured), where MongoDB uses the _id index for both.
+def _older_than(version: int) -> dict:
+    """The stored state is older than `version` (a state stored without a version is 1)."""
+    if is_newer(version, None):
+        return {"version": {"$not": {"$gte": version}}}  # older, or absent (1 < version)
+    return {"version": {"$lt": version}}
 
 
 def _location(doc: dict) -> Location:
@@ -115,12 +136,9 @@ class MongoVolunteers:
         return self._holds(volunteer)
 
     def replace(self, volunteer: Volunteer) -> bool:
-        older = [{"version": {"$lt": volunteer.version}}]
-        if is_newer(volunteer.version, None):
-            older.append({"version": {"$exists": False}})  # stored before versions existed: version 1
         try:  # matches only an older, not withdrawn state; absent, the upsert inserts it
             self.collection.update_one(
-                {"_id": volunteer.volunteer_id, "status": {"$ne": WITHDRAWN}, "$or": older},
+                {"_id": volunteer.volunteer_id, "status": {"$ne": WITHDRAWN}, **_older_than(volunteer.version)},
                 {"$set": {**self._state(volunteer), "updated_at": datetime.now(timezone.utc),
                           "changed_at": datetime.now(timezone.utc)}}, upsert=True)
         except DuplicateKeyError:
@@ -228,14 +246,12 @@ class MongoRequests:
         return self._holds(request)
 
     def replace(self, request: Request) -> bool:
-        older = [{"version": {"$lt": request.version}}]
-        if is_newer(request.version, None):
-            older.append({"version": {"$exists": False}})  # stored before versions existed: version 1
         now = datetime.now(timezone.utc)
         update = {"$set": {**self._state(request), "updated_at": now},
                   "$setOnInsert": {"proposal_count": 0, "stored_at": now}}  # slots taken stay
         try:  # matches only an older state; absent, the upsert inserts it
-            self.collection.update_one({"_id": request.request_id, "$or": older}, update, upsert=True)
+            self.collection.update_one({"_id": request.request_id, **_older_than(request.version)}, update,
+                                       upsert=True)
         except DuplicateKeyError:
             pass  # present and as new or newer: the upsert's insert collides, nothing changes
         return self._holds(request)
@@ -243,7 +259,7 @@ class MongoRequests:
     def close(self, request_id: str, request_status: str, version: int) -> None:
         # Not older than the stored state: a replayed closing event after a newer (reopening)
         # update changes nothing; the same version again is idempotent.
-        not_older = {"_id": request_id, "$or": [{"version": {"$lte": version}}, {"version": {"$exists": False}}]}
+        not_older = {"_id": request_id, "version": {"$not": {"$gt": version}}}  # absent: version 1
         now = datetime.now(timezone.utc)
         update = {"$set": {"status": CLOSED, "request_status": request_status, "updated_at": now},
                   "$max": {"version": version},
@@ -256,7 +272,7 @@ class MongoRequests:
 
     def _moderate(self, request_id: str, hidden: bool, version: int) -> None:
         # Not older than the stored state, like a close; the same version again is idempotent.
-        not_older = {"_id": request_id, "$or": [{"version": {"$lte": version}}, {"version": {"$exists": False}}]}
+        not_older = {"_id": request_id, "version": {"$not": {"$gt": version}}}  # absent: version 1
         now = datetime.now(timezone.utc)
         update = {"$set": {"hidden": hidden, "updated_at": now}, "$max": {"version": version},
                   "$setOnInsert": {"status": CLOSED, "proposal_count": 0, "stored_at": now}}  # a placeholder
@@ -301,6 +317,65 @@ class MongoRequests:
             return None
         return self.collection.find_one({"_id": request_id}, {"proposal_seq": True}, session=self.session)["proposal_seq"]
 
+    def take_slots(self, wants: list[tuple[str, int, int]]) -> dict[str, range] | None:
+        """For each (request_id, k, wanted), up to `wanted` of the request's `k` slots, all inside
+        the proposals' transaction: {request_id: the ranks given} (empty when the request is full,
+        closed, hidden or unknown), or None when a request's counters changed between the read and
+        the write (nothing is then taken; on MongoDB and SecantusDB another writer's commit in
+        between is refused as a write conflict, which is transient: the event is retried). Reads
+        then conditional updates in one command, not findAndModify (see take_slot)."""
+        ids = list(dict.fromkeys(request_id for request_id, _, _ in wants))
+        docs = {}
+        for start in range(0, len(ids), IN_CHUNK):
+            for doc in self.collection.find({"_id": {"$in": ids[start:start + IN_CHUNK]}},
+                                            {"status": True, "hidden": True, "proposal_count": True,
+                                             "proposal_seq": True}, session=self.session):
+                docs[doc["_id"]] = doc
+        ranks: dict[str, range] = {}
+        operations = []
+        for request_id, k, wanted in wants:
+            doc = docs.get(request_id)
+            if doc is None or doc.get("status") != OPEN or doc.get("hidden") or request_id in ranks:
+                ranks.setdefault(request_id, range(0))
+                continue
+            count, seq = doc.get("proposal_count", 0), doc.get("proposal_seq")
+            n = max(min(k - count, wanted), 0)
+            ranks[request_id] = range((seq or 0) + 1, (seq or 0) + n + 1)
+            if n:
+                operations.append(UpdateOne(
+                    {"_id": request_id, "status": OPEN, "hidden": {"$ne": True}, "proposal_count": count,
+                     "proposal_seq": seq if seq is not None else {"$exists": False}},
+                    {"$inc": {"proposal_count": n, "proposal_seq": n}}))
+        if operations:
+            result = self.collection.bulk_write(operations, ordered=True, session=self.session)
+            if result.modified_count != len(operations):
+                return None
+        return ranks
+
+    def add_many(self, requests: list[Request]) -> set[str]:
+        """`add` for each request (distinct ids), in one command and one read: the ids the read
+        model now holds in these very states, open and not hidden."""
+        if not requests:
+            return set()
+        now = datetime.now(timezone.utc)
+        operations = [UpdateOne({"_id": r.request_id},
+                                {"$setOnInsert": {**self._state(r), "proposal_count": 0, "stored_at": now}},
+                                upsert=True) for r in requests]
+        try:  # $setOnInsert: a replay neither reopens a request nor resets its slots
+            self.collection.bulk_write(operations, ordered=False)
+        except BulkWriteError as exc:  # the same request inserted at the same moment by another worker
+            if not all(error.get("code") == 11000 for error in exc.details.get("writeErrors", [])):
+                raise
+        ids = [r.request_id for r in requests]
+        stored = {}
+        for start in range(0, len(ids), IN_CHUNK):
+            for doc in self.collection.find({"_id": {"$in": ids[start:start + IN_CHUNK]}},
+                                            {"version": True, "status": True, "hidden": True}):
+                stored[doc["_id"]] = doc
+        return {r.request_id for r in requests
+                if (doc := stored.get(r.request_id)) is not None and doc.get("status") == OPEN
+                and not doc.get("hidden") and doc.get("version", 1) == r.version}
+
     def release_slot(self, request_id: str) -> None:
         """A proposal of the request was declined or expired: its slot is free again (inside the
         transaction that records the answer)."""
@@ -313,7 +388,7 @@ class MongoRequests:
         professional is told "booked" for a request that is already complete)."""
         taken = self.collection.update_one(
             {"_id": request_id, "status": OPEN,
-             "$or": [{"placed_count": {"$lt": wanted}}, {"placed_count": {"$exists": False}}]},
+             "placed_count": {"$not": {"$gte": wanted}}},  # below `wanted`, or absent
             {"$inc": {"placed_count": 1}}, session=self.session)
         return taken.modified_count == 1
 
@@ -340,19 +415,45 @@ class MongoProposals:
         doc = self.collection.find_one({"_id": proposal_id})
         return _proposal(doc) if doc else None
 
-    def add(self, proposal: Proposal, state: ProposalState | None = None, **context) -> None:
-        """Insert the proposal with its workflow state (pending, deadline, version) and the context
-        its answers need (`context`: requester_kind, school_uai, volunteer_actor_id, period...)."""
+    @staticmethod
+    def _doc(proposal: Proposal, state: ProposalState | None, context: dict) -> dict:
         doc = {"_id": proposal.proposal_id, "request_id": proposal.request_id,
                "volunteer_id": proposal.volunteer_id, "action_type": proposal.action_type,
                "distance_km": proposal.distance_km, "rank": proposal.rank, "created_at": proposal.created_at,
                **context}
         if state is not None:
             doc.update(_state_fields(state))
+        return doc
+
+    def add(self, proposal: Proposal, state: ProposalState | None = None, **context) -> None:
+        """Insert the proposal with its workflow state (pending, deadline, version) and the context
+        its answers need (`context`: requester_kind, school_uai, volunteer_actor_id, period...)."""
         try:
-            self.collection.insert_one(doc, session=self.session)
+            self.collection.insert_one(self._doc(proposal, state, context), session=self.session)
         except DuplicateKeyError as exc:
             raise ProposalExists(proposal.proposal_id) from exc
+
+    def existing(self, proposal_ids: Iterable[str]) -> set[str]:
+        """Which of these proposals exist (queries of at most IN_CHUNK ids)."""
+        ids = list(dict.fromkeys(proposal_ids))
+        found: set[str] = set()
+        for start in range(0, len(ids), IN_CHUNK):
+            found.update(d["_id"] for d in self.collection.find({"_id": {"$in": ids[start:start + IN_CHUNK]}},
+                                                                 {"_id": True}, session=self.session))
+        return found
+
+    def add_many(self, items: Iterable[tuple[Proposal, ProposalState, dict]]) -> None:
+        """`add` for each (proposal, state, context), in ONE command; ProposalExists if any exists
+        (the transaction is then aborted: nothing of them is written)."""
+        docs = [self._doc(proposal, state, context) for proposal, state, context in items]
+        if not docs:
+            return
+        try:
+            self.collection.insert_many(docs, ordered=True, session=self.session)
+        except BulkWriteError as exc:
+            if all(error.get("code") == 11000 for error in exc.details.get("writeErrors", [])):
+                raise ProposalExists(", ".join(d["_id"] for d in docs)) from exc
+            raise
 
     def load(self, proposal_id: str) -> tuple[ProposalState, dict] | None:
         """The workflow state of a proposal and its stored document (context included), read in
@@ -405,28 +506,29 @@ def _state_fields(state: ProposalState) -> dict:
             "closed_at": state.closed_at, "declined_by": state.declined_by}
 
 
-IN_CHUNK = 50
-
 
 class MongoUsage:
-    """Counters of what volunteers were asked and gave, one document per (volunteer, action,
-    bucket): `proposed:<ISO week>` (proposals made that week, for the weekly contact cap),
-    `accepted:<ISO week>` (internship placements that week) or `accepted:total` (apprenticeship
-    places, mentees), and `stats` (proposals received, answers given: the reactivity)."""
+    """Counters of what volunteers were asked and gave, ONE DOCUMENT PER (volunteer, action) in the
+    `counters` collection, its buckets in `counts`: `proposed:<ISO week>` (proposals made that
+    week, for the weekly contact cap), `accepted:<ISO week>` (internship placements that week) or
+    `accepted:total` (apprenticeship places, mentees), and `stats:received` / `stats:answered`
+    (the reactivity). One document per pair rather than per bucket: a search reads the counters of
+    its 50 candidates in one query of 50 keys instead of 250 (on SecantusDB, 6.7 queries and
+    19.5 ms a request before, docs/benchmarks.md). The older `usage` collection (one document per
+    bucket) is not read: no deployment holds data in it yet."""
 
     def __init__(self, db: Database):
-        self.collection = db["usage"]
+        self.collection = db["counters"]
         self.session = None
 
     @staticmethod
-    def key(volunteer_id: str, action_type: str, bucket: str) -> str:
-        return f"{volunteer_id}|{action_type}|{bucket}"
+    def key(volunteer_id: str, action_type: str) -> str:
+        return f"{volunteer_id}|{action_type}"
 
     def counts(self, volunteer_id: str, action_type: str, buckets: Iterable[str]) -> dict[str, int]:
-        keys = {self.key(volunteer_id, action_type, b): b for b in buckets}
-        found = {keys[d["_id"]]: d.get("count", 0)
-                 for d in self.collection.find({"_id": {"$in": list(keys)}}, session=self.session)}
-        return {bucket: found.get(bucket, 0) for bucket in keys.values()}
+        doc = self.collection.find_one({"_id": self.key(volunteer_id, action_type)}, session=self.session) or {}
+        stored = doc.get("counts", {})
+        return {bucket: stored.get(bucket, 0) for bucket in buckets}
 
     def counts_many(self, volunteer_ids: Iterable[str], action_type: str,
                     buckets: Iterable[str]) -> dict[str, dict[str, int]]:
@@ -434,28 +536,57 @@ class MongoUsage:
         IN_CHUNK keys: SecantusDB checks each document found against the whole $in list, so one
         query of 337 keys took 43 ms where chunks of 50 take about half (bench/matching_kafka.py)."""
         buckets = list(buckets)
-        keys = [self.key(v, action_type, b) for v in volunteer_ids for b in buckets]
+        keys = [self.key(v, action_type) for v in dict.fromkeys(volunteer_ids)]
         found: dict[str, dict[str, int]] = {}
         for start in range(0, len(keys), IN_CHUNK):
             for doc in self.collection.find({"_id": {"$in": keys[start:start + IN_CHUNK]}}, session=self.session):
-                volunteer_id, _, bucket = doc["_id"].split("|", 2)
-                found.setdefault(volunteer_id, {})[bucket] = doc.get("count", 0)
+                stored = doc.get("counts", {})
+                counts = {bucket: stored[bucket] for bucket in buckets if bucket in stored}
+                if counts:
+                    found[doc["_id"].rsplit("|", 1)[0]] = counts
         return found
+
+    @staticmethod
+    def _below(bucket: str, limit: int) -> dict:
+        return {f"counts.{bucket}": {"$not": {"$gte": limit}}}  # below the limit, or absent
 
     def take(self, volunteer_id: str, action_type: str, bucket: str, limit: int) -> bool:
         """Add one to the bucket if it is below `limit`, atomically, inside the transaction. False
         when the limit is reached: the transaction is then aborted by the server (a duplicate key
         in a transaction ends it), so the caller abandons its unit of work."""
+        if limit <= 0:
+            return False
         try:
-            self.collection.update_one({"_id": self.key(volunteer_id, action_type, bucket), "count": {"$lt": limit}},
-                                       {"$inc": {"count": 1}}, upsert=True, session=self.session)
+            self.collection.update_one({"_id": self.key(volunteer_id, action_type), **self._below(bucket, limit)},
+                                       {"$inc": {f"counts.{bucket}": 1}}, upsert=True, session=self.session)
         except DuplicateKeyError:
             return False  # present and at the limit: the upsert's insert collides
         return True
 
+    def take_many(self, takes: Iterable[tuple[str, str, str, int]], also: str | None = None) -> bool:
+        """`take` for each (volunteer_id, action_type, bucket, limit), each on another volunteer,
+        in ONE command, adding one to the bucket `also` of each too; all or nothing: False when
+        one limit is reached (the transaction is then aborted, as for `take`)."""
+        operations = []
+        for volunteer_id, action_type, bucket, limit in takes:
+            if limit <= 0:
+                return False
+            increments = {f"counts.{bucket}": 1, **({f"counts.{also}": 1} if also else {})}
+            operations.append(UpdateOne({"_id": self.key(volunteer_id, action_type), **self._below(bucket, limit)},
+                                        {"$inc": increments}, upsert=True))
+        if not operations:
+            return True
+        try:
+            self.collection.bulk_write(operations, ordered=True, session=self.session)
+        except BulkWriteError as exc:
+            if all(error.get("code") == 11000 for error in exc.details.get("writeErrors", [])):
+                return False
+            raise
+        return True
+
     def add(self, volunteer_id: str, action_type: str, bucket: str, amount: int = 1) -> None:
-        self.collection.update_one({"_id": self.key(volunteer_id, action_type, bucket)},
-                                   {"$inc": {"count": amount}}, upsert=True, session=self.session)
+        self.collection.update_one({"_id": self.key(volunteer_id, action_type)},
+                                   {"$inc": {f"counts.{bucket}": amount}}, upsert=True, session=self.session)
 
 
 class MongoUnitOfWork(UnitOfWork):

@@ -63,11 +63,16 @@ def consumer_loop(config: Settings, producer, follower: IndexFollower | None = N
             handler(event, new_uow(), k=k, search=search)  # one unit of work per message
         return handle
 
+    def batch_with_new_uow(handler):
+        def handle(events: list[Event]) -> None:
+            handler(events, new_uow(), k=k, search=search)  # one unit of work per batch
+        return handle
+
     return ConsumerLoop(
         service=SERVICE,
         consumer=kafka.consumer(config, GROUP_ID, [contracts.topic(c) for c in CONSUMED_CHANNELS]),
         producer=producer, contracts=contracts, group_id=GROUP_ID,
-        handlers=event_handlers(with_new_uow),
+        handlers=event_handlers(with_new_uow), batch_handlers=batch_handlers(batch_with_new_uow),
         dead_letter_channel=DEAD_LETTER_CHANNEL, dead_letter_limit=config.dead_letter_limit,
     )
 
@@ -87,6 +92,14 @@ def event_handlers(wrap) -> dict:
             "fr.vitawin.request.unhidden.v1": wrap(handlers.on_request_unhidden),
             "fr.vitawin.proposal.declined.v1": wrap(handlers.on_proposal_freed),
             "fr.vitawin.proposal.expired.v1": wrap(handlers.on_proposal_freed)}
+
+
+def batch_handlers(wrap) -> dict:
+    """The events matching applies several at a time when a poll gives them one after the other
+    (the consumer loop's batches): new requests, whose proposals then share one transaction. One
+    handler object for both versions, so that a batch may mix them."""
+    created = wrap(handlers.on_requests_created)
+    return {"fr.vitawin.request.created.v1": created, "fr.vitawin.request.created.v2": created}
 
 
 def expiry_timer(config: Settings, now=lambda: datetime.now(timezone.utc)):

@@ -15,7 +15,10 @@ Why a redelivered event (say, after a crash before the offset commit) has no sec
   id: one that exists is skipped, and so is its event;
 - the k slots of a request are a counter taken inside that same transaction, so a replay, or a
   volunteer handled at the same time on another worker, can never push a request past k nor
-  give two proposals the same rank.
+  give two proposals the same rank;
+- a request's search writes all its proposals in one such transaction (`propose_together`); if
+  one of them exists by then, or another worker capped one of its volunteers, the server aborts
+  the whole transaction and the search proposes the same candidates one transaction each.
 An event applied half-way before a crash is finished by its replay: the proposals already made
 are skipped, the missing ones are made, with the same ids and CloudEvent ids.
 
@@ -61,6 +64,7 @@ import os
 from datetime import date, datetime, timezone
 from typing import Iterable, Protocol
 
+from vitawin_common import correlation
 from vitawin_common.events import Event, new_event
 
 from vitawin_matching import domain
@@ -101,6 +105,7 @@ class Requests(Protocol):
     # add: insert if absent, with no slot taken (a repeat changes nothing). add and replace return
     # whether the read model now holds this very state (this version) and it is open.
     def add(self, request: Request) -> bool: ...
+    def add_many(self, requests: list[Request]) -> set[str]: ...  # `add` of each: the ids held open
     def replace(self, request: Request) -> bool: ...  # only over an older version; slots kept
     def close(self, request_id: str, request_status: str, version: int) -> None: ...  # unless newer stored
     def hide(self, request_id: str, version: int) -> None: ...  # unless newer stored; no candidate while hidden
@@ -109,12 +114,18 @@ class Requests(Protocol):
     def open_candidates(self, action_types: Iterable[str], box: domain.BoundingBox,
                         k: int) -> Iterable[Request]: ...  # open, not hidden, not all slots taken (slots(extra=k - 1))
     def take_slot(self, request_id: str, slots: int) -> int | None: ...  # new rank, or None when full or hidden
+    # take_slots: for each (request_id, slots, wanted), up to `wanted` slots: {request_id: their
+    # ranks} (empty when full, closed or hidden), or None when a request's counters moved
+    # meanwhile (a conflict: nothing taken)
+    def take_slots(self, wants: list[tuple[str, int, int]]) -> dict[str, range] | None: ...
     def take_place(self, request_id: str, wanted: int) -> bool: ...  # an acceptance; False when complete or closed
 
 
 class Proposals(Protocol):
     def get(self, proposal_id: str) -> Proposal | None: ...
     def add(self, proposal: Proposal) -> None: ...  # raises ProposalExists
+    def add_many(self, items: list) -> None: ...  # (proposal, state, context) each; all or none: ProposalExists
+    def existing(self, proposal_ids: Iterable[str]) -> set[str]: ...
 
 
 class UnitOfWork(Protocol):
@@ -127,6 +138,7 @@ class UnitOfWork(Protocol):
     def __enter__(self) -> "UnitOfWork": ...
     def __exit__(self, *exc_info) -> None: ...
     def publish(self, event: Event, channel: str) -> None: ...  # only inside `with uow:`
+    def publish_many(self, events: list[Event], channel: str) -> None: ...  # only inside `with uow:`
     def commit(self) -> None: ...
 
 
@@ -239,14 +251,118 @@ def on_proposal_freed(event: Event, uow: UnitOfWork, k: int = domain.DEFAULT_TOP
     propose_volunteers(uow, request, k, search)
 
 
+def on_requests_created(events: list[Event], uow: UnitOfWork, k: int = domain.DEFAULT_TOP_K,
+                        search: Search | None = None) -> None:
+    """Several fr.vitawin.request.created events at once (consecutive records of a partition, as
+    the consumer loop batches them): the same effects as on_request_created for each, with the
+    stores in one command, the searches one after the other, and all the proposals in ONE
+    transaction (one per request after a conflict). The searches of a batch do not see each
+    other's proposals in the counters they rank with (the weekly caps are still enforced, by the
+    transaction): only the load-spread criterion may order candidates differently than one by one."""
+    search = search or DEFAULT_SEARCH
+    first: dict[str, tuple[Request, str | None]] = {}
+    for event in events:  # a request twice in a batch (a replay): the second would make nothing
+        request = domain.Request.from_event(event.data)
+        first.setdefault(request.request_id, (request, event.correlation_id))
+    held = uow.requests.add_many([request for request, _ in first.values()])  # store first, then search
+    plans = []
+    for request, correlation_id in first.values():
+        if request.request_id not in held:
+            log.info("request created but not held open: no search",
+                     extra={"request_id": request.request_id, "version": request.version})
+            continue
+        plans.append((request, _fresh_candidates(uow, request, k, search), correlation_id))
+    if propose_together(uow, plans, k, search.today()) is not None:
+        return
+    for request, _, correlation_id in plans:  # a conflict: request by request
+        token = correlation.set(correlation_id)
+        try:
+            propose_volunteers(uow, request, k, search)
+        finally:
+            correlation.reset(token)
+
+
 def propose_volunteers(uow: UnitOfWork, request: Request, k: int, search: Search | None = None) -> None:
     """Propose the best eligible volunteers to `request` until its slots are taken
-    (professionals_wanted + k - 1 outstanding proposals; k for a request without that number)."""
+    (professionals_wanted + k - 1 outstanding proposals; k for a request without that number):
+    all together in one transaction, or, when that one meets a conflict, one by one."""
     search = search or DEFAULT_SEARCH
     today = search.today()
-    for candidate in candidates_for(uow, request, search, needed=request.slots(extra=k - 1)):
+    fresh = _fresh_candidates(uow, request, k, search)
+    if propose_together(uow, [(request, fresh, correlation.get())], k, today) is not None:
+        return
+    for candidate in fresh:  # a conflict: each pair in its own transaction, as a volunteer's search
         if propose(uow, candidate, k, today) == "full":
             break
+
+
+def _fresh_candidates(uow: UnitOfWork, request: Request, k: int, search: Search) -> list[Candidate]:
+    """The candidates of `request`, best first, without those already proposed to it."""
+    found = candidates_for(uow, request, search, needed=request.slots(extra=k - 1))
+    if not found:
+        return []
+    ids = [domain.proposal_id(request.request_id, c.volunteer.volunteer_id) for c in found]
+    existing = uow.proposals.existing(ids)
+    return [c for c, pid in zip(found, ids) if pid not in existing]
+
+
+def propose_together(uow: UnitOfWork, plans: list[tuple[Request, list[Candidate], str | None]], k: int,
+                     today: date) -> int | None:
+    """For each (request, fresh candidates best first and none proposed yet, correlation id),
+    propose the first candidates that the request's free slots allow, all in ONE transaction: the
+    slots, each volunteer's weekly contact, the proposals and their events (with the correlation id
+    of their request's event). The number made (0 when every request is full, closed or hidden),
+    or None when nothing was written because of a conflict: a volunteer reached its weekly cap
+    since the search read its counters, one of the pairs was proposed meanwhile, or a request's
+    slots moved."""
+    wanted = [(request.request_id, request.slots(extra=k - 1), len(fresh)) for request, fresh, _ in plans if fresh]
+    if not wanted:
+        return 0
+    week = iso_week(today)
+    with uow:
+        ranks = uow.requests.take_slots(wanted)
+        if ranks is None:
+            return None
+        chosen = [(found, rank, correlation_id) for request, fresh, correlation_id in plans if fresh
+                  for found, rank in zip(fresh, ranks[request.request_id])]
+        if not chosen:
+            return 0
+        takes = [(c.volunteer.volunteer_id, c.request.action_type, f"proposed:{week}",
+                  c.volunteer.offer(c.request.action_type).weekly_contact_cap) for c, _, _ in chosen]
+        if not uow.usage.take_many(takes, also="stats:received"):
+            return None  # the transaction is lost: nothing written
+        now = datetime.now(timezone.utc)
+        items, events = [], []
+        for found, rank, correlation_id in chosen:
+            proposal, state = _new_proposal(found, rank, now)
+            items.append((proposal, state, {"score": found.ranked.score, "reasons": list(found.ranked.reasons),
+                                            **answer_context(found.as_match())}))
+            token = correlation.set(correlation_id)
+            try:
+                events.append(proposal_event(proposal, found.as_match(), found.ranked, state.deadline))
+            finally:
+                correlation.reset(token)
+        try:
+            uow.proposals.add_many(items)
+        except ProposalExists:
+            return None  # the transaction is lost: nothing written
+        uow.publish_many(events, PROPOSALS_CHANNEL)
+        uow.commit()
+    for (proposal, _, _), (found, rank, _) in zip(items, chosen):
+        log.info("proposal created", extra={"proposal_id": proposal.proposal_id, "request_id": proposal.request_id,
+                                            "volunteer_id": proposal.volunteer_id, "rank": rank,
+                                            "score": round(found.ranked.score, 3)})
+    return len(items)
+
+
+def _new_proposal(found: Candidate, rank: int, now: datetime) -> tuple[Proposal, ProposalState]:
+    request, volunteer = found.request, found.volunteer
+    pid = domain.proposal_id(request.request_id, volunteer.volunteer_id)
+    proposal = Proposal(proposal_id=pid, request_id=request.request_id, volunteer_id=volunteer.volunteer_id,
+                        action_type=request.action_type, distance_km=round(found.distance_km, 1), rank=rank,
+                        created_at=now)
+    return proposal, ProposalState.new(pid, request.request_id, volunteer.volunteer_id, request.requester_kind, now,
+                                       answer_days())
 
 
 def propose(uow: UnitOfWork, found: Candidate, k: int, today: date) -> str:
@@ -266,12 +382,7 @@ def propose(uow: UnitOfWork, found: Candidate, k: int, today: date) -> str:
             if not uow.usage.take(volunteer.volunteer_id, request.action_type, f"proposed:{iso_week(today)}",
                                   offer.weekly_contact_cap):
                 return "capped"  # the transaction is lost: nothing written
-            now = datetime.now(timezone.utc)
-            proposal = Proposal(proposal_id=pid, request_id=request.request_id, volunteer_id=volunteer.volunteer_id,
-                                action_type=request.action_type, distance_km=round(found.distance_km, 1), rank=rank,
-                                created_at=now)
-            state = ProposalState.new(pid, proposal.request_id, proposal.volunteer_id, request.requester_kind, now,
-                                      answer_days())
+            proposal, state = _new_proposal(found, rank, datetime.now(timezone.utc))
             # a duplicate aborts the transaction, slot included
             uow.proposals.add(proposal, state, score=found.ranked.score, reasons=list(found.ranked.reasons),
                               **answer_context(found.as_match()))

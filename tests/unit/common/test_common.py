@@ -12,6 +12,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from vitawin_common import correlation
 from vitawin_common.consumer import ConsumerLoop, PoisonEvent, TooManyDeadLetters
+from vitawin_common.testing import ProducerStandIn
 from vitawin_common.contracts import ContractViolation, load
 from vitawin_common.events import Event, UndecodableEvent, from_record, new_event, to_record
 from vitawin_common.web import init_app, openapi_settings, to_french
@@ -21,18 +22,6 @@ Record = namedtuple("Record", "topic partition offset key value headers")
 VOLUNTEER = json.loads((CONTRACTS.folder / "examples" / "fr.vitawin.volunteer.registered.v1" / "basic.json").read_text())
 
 
-class FakeFuture:
-    def get(self, timeout=None):
-        return None
-
-
-class FakeProducer:
-    def __init__(self):
-        self.sent = []
-
-    def send(self, topic, key=None, value=None, headers=None):
-        self.sent.append((topic, key, value, headers))
-        return FakeFuture()
 
 
 def record_of(event: Event, offset=0) -> Record:
@@ -41,7 +30,7 @@ def record_of(event: Event, offset=0) -> Record:
 
 
 def loop(handlers, limit=1000):
-    return ConsumerLoop(service="test", consumer=None, producer=FakeProducer(), contracts=CONTRACTS,
+    return ConsumerLoop(service="test", consumer=None, producer=ProducerStandIn(), contracts=CONTRACTS,
                         handlers=handlers, dead_letter_channel="matchingDeadLetter", group_id="g",
                         dead_letter_limit=limit)
 

@@ -162,6 +162,23 @@ class FakeRequests:
         row["proposal_seq"] = row.get("proposal_seq", 0) + 1
         return row["proposal_seq"]
 
+    def take_slots(self, wants):
+        ranks = {}
+        for request_id, k, wanted in wants:
+            row = self.db.requests.get(request_id)
+            if row is None or row["status"] != OPEN or row.get("hidden") or request_id in ranks:
+                ranks.setdefault(request_id, range(0))
+                continue
+            n = max(min(k - row["proposal_count"], wanted), 0)
+            seq = row.get("proposal_seq", 0)
+            row["proposal_count"] += n
+            row["proposal_seq"] = seq + n
+            ranks[request_id] = range(seq + 1, seq + n + 1)
+        return ranks
+
+    def add_many(self, requests):
+        return {request.request_id for request in requests if self.add(request)}
+
     def release_slot(self, request_id):
         row = self.db.requests.get(request_id)
         if row is not None and row["proposal_count"] > 0:
@@ -195,6 +212,16 @@ class FakeProposals:
             "action_type": proposal.action_type, **context,
             "state": state or ProposalState.new(proposal.proposal_id, proposal.request_id, proposal.volunteer_id,
                                                 context.get("requester_kind", "school"), proposal.created_at)}
+
+    def existing(self, proposal_ids):
+        return {pid for pid in proposal_ids if pid in self.db.proposals}
+
+    def add_many(self, items):
+        items = list(items)
+        if any(proposal.proposal_id in self.db.proposals for proposal, _, _ in items):
+            raise ProposalExists(items[0][0].proposal_id)  # like the server: nothing of them is written
+        for proposal, state, context in items:
+            self.add(proposal, state, **context)
 
     def load(self, proposal_id):
         doc = self.db.proposal_docs.get(proposal_id)
@@ -244,6 +271,16 @@ class FakeUsage:
         self.db.usage[key] = self.db.usage.get(key, 0) + 1
         return True
 
+    def take_many(self, takes, also=None):
+        takes = list(takes)
+        if any(self.db.usage.get((v, a, b), 0) >= limit for v, a, b, limit in takes):
+            return False  # all or nothing (the transaction is lost)
+        for volunteer_id, action_type, bucket, limit in takes:
+            self.take(volunteer_id, action_type, bucket, limit)
+            if also:
+                self.add(volunteer_id, action_type, also)
+        return True
+
     def add(self, volunteer_id, action_type, bucket, amount=1):
         key = (volunteer_id, action_type, bucket)
         self.db.usage[key] = self.db.usage.get(key, 0) + amount
@@ -283,6 +320,10 @@ class FakeUnitOfWork:
         self.contracts.validate(event.type, event.data)  # as Outbox.add does
         self.contracts.topic(channel)  # the channel exists
         self.db.outbox.append((event, channel))
+
+    def publish_many(self, events, channel):
+        for event in events:
+            self.publish(event, channel)
 
 
 @pytest.fixture

@@ -30,7 +30,9 @@ def _value(doc: dict, path: str):
 _MISSING = object()
 _OPERATORS = {"$lt": lambda v, x: v is not _MISSING and v < x, "$lte": lambda v, x: v is not _MISSING and v <= x,
               "$gte": lambda v, x: v is not _MISSING and v >= x, "$ne": lambda v, x: v != x,
-              "$exists": lambda v, x: (v is not _MISSING) is bool(x)}
+              "$gt": lambda v, x: v is not _MISSING and v > x,
+              "$exists": lambda v, x: (v is not _MISSING) is bool(x),
+              "$not": lambda v, x: not all(_OPERATORS[op](v, y) for op, y in x.items())}
 
 
 def _matches(doc: dict, query: dict) -> bool:
@@ -50,7 +52,7 @@ class FakeCollection:
     """The part of a pymongo collection the read models use, with MongoDB's upsert rule: a query
     that names an _id present but does not match inserts, and the insert collides (DuplicateKeyError).
     update_one with $set, $setOnInsert, $max, $unset; find_one and find with equalities, $or, $lt,
-    $lte, $gte, $ne, $exists (projections ignored)."""
+    $lte, $gt, $gte, $ne, $exists, $not (projections ignored)."""
 
     def __init__(self):
         self.docs: dict[str, dict] = {}

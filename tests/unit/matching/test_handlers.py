@@ -119,15 +119,43 @@ def test_replaying_an_event_creates_and_publishes_nothing_new(db, uow, events, r
     assert after == before
 
 
-def test_a_replay_after_a_crash_finishes_the_event_with_the_same_ids(new_world, events):
+def crash_worlds(new_world, events):
+    """Three volunteers and a request: the world where all went well, and one holding the volunteers
+    only, for the request's event to crash in."""
     volunteers = [events.volunteer(f"vol-{km}", lat_offset_km=km) for km in (1, 2, 3)]
     request = events.request("req-1")
     db_ok, uow_ok = new_world()
     apply(volunteers + [request], uow_ok)
-
     db, uow = new_world()
     apply(volunteers, uow)
+    return request, db_ok, db, uow
+
+
+def test_a_crash_in_the_search_s_transaction_writes_nothing_and_the_replay_makes_all(new_world, events):
+    request, db_ok, db, uow = crash_worlds(new_world, events)
     crashing = uow()
+
+    def crash(events_, channel):
+        raise ConnectionError("the process dies before the proposals commit")
+
+    crashing.publish_many = crash
+    with pytest.raises(ConnectionError):
+        on_request_created(request, crashing)
+    assert db.proposals == {} and db.outbox == []  # the three proposals were one transaction
+    assert db.requests["req-1"]["proposal_count"] == 0 and db.usage == {}  # slots and counters with them
+
+    apply([request], uow)  # redelivered: the offset was never committed
+    assert set(db.proposals) == set(db_ok.proposals)
+    assert [p.rank for p in by_rank(db, "req-1")] == [1, 2, 3]
+    assert sorted(e.id for e, _ in db.outbox) == sorted(e.id for e, _ in db_ok.outbox)
+
+
+def test_a_replay_after_a_crash_finishes_the_event_with_the_same_ids(new_world, events):
+    """One proposal per transaction (the path after a conflict in the search's transaction): a
+    crash between two leaves the first, and the replay makes the rest with the same ids."""
+    request, db_ok, db, uow = crash_worlds(new_world, events)
+    crashing = uow()
+    crashing.usage.take_many = lambda takes, also=None: False  # a conflict: one transaction per proposal
     real_publish, calls = crashing.publish, []
 
     def publish_then_crash(event, channel):
@@ -206,3 +234,56 @@ def test_proposal_keeps_ids_and_no_contact_data(db, uow, events):
     apply([events.volunteer("vol-a"), events.request("req-1")], uow)
     [proposal] = db.proposals.values()
     assert "@" not in repr(proposal)
+
+
+# --- the search's transaction and its conflicts ------------------------------------------------
+def _week():
+    from vitawin_matching.rules import iso_week
+    from vitawin_matching.search import paris_today
+    return iso_week(paris_today())
+
+
+def test_a_search_proposes_its_candidates_in_one_transaction(db, uow, events):
+    apply([events.volunteer(f"vol-{km}", lat_offset_km=km) for km in (1, 2, 3, 4)], uow)
+    unit, commits = uow(), []
+    real_commit = unit.commit
+    unit.commit = lambda: commits.append("commit") or real_commit()  # noqa: E731 - counts the transactions
+    on_request_created(events.request("req-1"), unit, k=3)
+    assert commits == ["commit"]
+    assert [(p.volunteer_id, p.rank) for p in by_rank(db, "req-1")] == [("vol-1", 1), ("vol-2", 2), ("vol-3", 3)]
+    assert db.usage[("vol-1", "testimony", f"proposed:{_week()}")] == 1
+    assert db.usage[("vol-1", "testimony", "stats:received")] == 1
+
+
+def test_a_volunteer_capped_since_the_search_read_its_counters_is_skipped(db, uow, events):
+    apply([events.volunteer(f"vol-{km}", lat_offset_km=km) for km in (1, 2, 3, 4)], uow)
+    db.usage[("vol-1", "testimony", f"proposed:{_week()}")] = 5  # its weekly cap, reached on another worker
+    stale = uow()
+    stale.usage.counts_many = lambda *args, **kwargs: {}  # the search read the counters before that
+    on_request_created(events.request("req-1"), stale, k=3)
+    assert [(p.volunteer_id, p.rank) for p in by_rank(db, "req-1")] == [("vol-2", 1), ("vol-3", 2), ("vol-4", 3)]
+    assert db.usage[("vol-1", "testimony", f"proposed:{_week()}")] == 5
+    assert db.requests["req-1"]["proposal_count"] == 3
+    assert len(db.outbox) == 3
+
+
+def test_a_pair_proposed_since_the_search_looked_is_skipped_once(db, uow, events):
+    apply([events.volunteer(f"vol-{km}", lat_offset_km=km) for km in (1, 2, 3, 4)] + [events.request("req-1")],
+          uow, k=3)
+    db.requests["req-1"]["proposal_count"] -= 1  # a decline gave one slot back
+    stale = uow()
+    stale.proposals.existing = lambda ids: set()  # the search did not see the three proposals made
+    on_request_created(events.request("req-1"), stale, k=3)
+    assert [(p.volunteer_id, p.rank) for p in by_rank(db, "req-1")] == [
+        ("vol-1", 1), ("vol-2", 2), ("vol-3", 3), ("vol-4", 4)]
+    assert db.requests["req-1"]["proposal_count"] == 3
+    assert sorted(e.data["volunteer_id"] for e, _ in db.outbox) == ["vol-1", "vol-2", "vol-3", "vol-4"]
+
+
+def test_slots_moved_by_another_worker_fall_back_to_one_transaction_per_proposal(db, uow, events):
+    apply([events.volunteer(f"vol-{km}", lat_offset_km=km) for km in (1, 2, 3)], uow)
+    moved = uow()
+    moved.requests.take_slots = lambda wants: None
+    on_request_created(events.request("req-1"), moved, k=2)
+    assert [(p.volunteer_id, p.rank) for p in by_rank(db, "req-1")] == [("vol-1", 1), ("vol-2", 2)]
+    assert db.requests["req-1"]["proposal_count"] == 2

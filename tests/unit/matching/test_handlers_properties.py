@@ -10,7 +10,8 @@ a proposal accepted or declined by the professional or by the requester; the clo
 (hours) and the expiry round run; an event delivered earlier delivered again; the index caught
 up. The steps are played as the actors and requests services would emit them (versions + 1, only
 what they allow: no edit of a closed request, a withdrawal is final...), and applied through the
-worker's dispatch table (bootstrap.event_handlers), answers.answer and answers.expire_due.
+worker's dispatch table (bootstrap.event_handlers; half of the new requests through its batch
+handler, bootstrap.batch_handlers), answers.answer and answers.expire_due.
 Matching's own decline and expiry events go back to the worker (handlers.on_proposal_freed), and
 each acceptance to a model of the requests service, which answers with request.updated
 (partly_matched) or request.fulfilled: at once, or when a "flush" step comes (drawn per world).
@@ -57,6 +58,7 @@ import logging
 import math
 import os
 import random
+import zlib
 import time
 from collections import Counter, defaultdict
 from contextlib import contextmanager
@@ -346,6 +348,7 @@ class World:
         self.search = Search(index=self.follower.index if self.follower else None, today=self.today,
                              fresh_since=self.follower.fresh_since if self.follower else (lambda: None))
         self.handlers = bootstrap.event_handlers(lambda handler: handler)
+        self.batch_handlers = bootstrap.batch_handlers(lambda handler: handler)
 
     def today(self):
         return self.clock.astimezone(PARIS).date()
@@ -361,7 +364,13 @@ class World:
         Clock.current = self.clock
         kind = item[0]
         if kind == "event":
-            self.handlers[item[1].type](item[1], self.uow, k=self.k, search=self.search)
+            event = item[1]
+            if event.type in self.batch_handlers and zlib.crc32(event.id.encode()) % 2:
+                # half of the new requests through the worker's batch handler (a batch of one here:
+                # batches of several are tests/unit/matching/test_request_batches.py's)
+                self.batch_handlers[event.type]([event], self.uow, k=self.k, search=self.search)
+            else:
+                self.handlers[event.type](event, self.uow, k=self.k, search=self.search)
         elif kind == "answer":
             _, proposal_id, side, accept = item
             try:
