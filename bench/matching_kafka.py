@@ -100,6 +100,7 @@ import multiprocessing as mp
 import os
 import pstats
 import random
+import re
 import shutil
 import sys
 import tempfile
@@ -726,6 +727,8 @@ def main() -> int:
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="then profile the handler path in-process on N requests (0: no)")
     parser.add_argument("--keep-var", action="store_true", help="keep the temporary folder (logs)")
+    parser.add_argument("--latency-workers", type=int, default=1, metavar="N",
+                        help="matching workers in the group for the latency at --rate (the throughput is one's)")
     args = parser.parse_args()
 
     from stack import Stack  # deploy/local/stack.py
@@ -841,8 +844,15 @@ def main() -> int:
             results["half_rate"] = sustainable
             results["worker_half_latency"] = latency(producers(requests_topic), proposals_w, requests_topic,
                                                      half_records, sustainable, args.grace, stack)
-        print(f"Latency: matching worker, {paced_count:,} requests at {args.rate:g}/s...", flush=True)
-        meter = CpuMeter(pids)
+        latency_pids = dict(pids)
+        for n in range(2, args.latency_workers + 1):
+            latency_pids[f"matching worker {n}"] = start_extra_worker(stack, n, args.timeout)
+        if args.latency_workers > 1:
+            print(f"{args.latency_workers} matching workers in the group, each holding a requests partition.",
+                  flush=True)
+        print(f"Latency: {args.latency_workers} matching worker(s), {paced_count:,} requests at {args.rate:g}/s...",
+              flush=True)
+        meter = CpuMeter(latency_pids)
         results["worker_latency"] = latency(producers(requests_topic), proposals_w, requests_topic, latency_records,
                                             args.rate, args.grace, stack)
         results["worker_latency_cpu"] = meter.stop()
@@ -851,6 +861,8 @@ def main() -> int:
         results["dlq"] = sum(v for k, v in results["metrics"].items() if k.startswith("vitawin_events_dead_lettered"))
 
         report(args, started_wall, results)
+        for n in range(2, args.latency_workers + 1):
+            stack.stop(f"matching-worker-{n}")
         if args.profile:
             stack.stop("matching-worker")
             profile_handlers(stack, gen, contracts, args.profile)
@@ -874,17 +886,38 @@ def main() -> int:
     return 0
 
 
+def start_extra_worker(stack, n: int, timeout: float) -> int:
+    """Start matching worker `n` (its own metrics port) in the group and wait until it holds a
+    requests partition (its lag gauge names one: kafka-python cannot describe Tansu's groups), as
+    tests/e2e/test_scale_out.py does; its PID."""
+    import requests as http
+    name, port = f"matching-worker-{n}", int(stack.env["MATCHING_WORKER_PORT"]) + 1000 * (n - 1)
+    stack.commands[name] = re.sub(r"METRICS_PORT=\S+", f"METRICS_PORT={port}", stack.commands["matching-worker"])
+    stack.start(name)
+
+    def assigned() -> bool:
+        try:
+            text = http.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+        except http.ConnectionError:
+            return False
+        return re.search(r'vitawin_consumer_lag\{[^}]*topic="vitawin.requests"', text) is not None
+    if not wait_until(assigned, timeout, stack, interval=0.5):
+        raise RuntimeError(f"{name} never held a requests partition")
+    return stack.procs[name].pid
+
+
 def report(args, started: datetime, r: dict) -> None:
     bare, worker = r["bare"], r["worker"]
     ratio = worker["per_s"] / bare["per_s"]
     print(f"\n## Matching from Kafka to Kafka (issue 5): {started:%Y-%m-%d %H:%M} UTC\n")
     print(f"Command: `.venv/bin/python bench/matching_kafka.py --volunteers {args.volunteers} --requests "
           f"{args.requests} --rate {args.rate:g} --duration {args.duration:g} --grace {args.grace:g} "
-          f"--seed {args.seed} --weekly-cap {args.weekly_cap}`")
+          f"--seed {args.seed} --weekly-cap {args.weekly_cap} --latency-workers {args.latency_workers}`")
     print(f"Machine: {machine(PACKAGES)}. Load average (1, 5, 15 min) at the start "
           f"{', '.join(f'{x:.2f}' for x in r['load_start'])}, at the end of the measures "
           f"{', '.join(f'{x:.2f}' for x in r['load_end'])}.")
-    print(f"One matching worker process (MATCHING_TOP_K 3, MATCHING_POOL 50); topics of 3 partitions; "
+    print(f"One matching worker process (MATCHING_TOP_K 3, MATCHING_POOL 50; {args.latency_workers} in the group for "
+          f"the latency at {args.rate:g}/s); topics of 3 partitions; "
           f"{args.volunteers:,} volunteers stored and indexed before the measures (in {r['preload_s']:.1f} s); "
           f"measuring consumers: new groups, session 6 s, fetch_max_wait_ms {FETCH_WAIT_MS}, joined in "
           f"{r['join_s']:.1f} s before the first send (excluded). The worker's and the bare loop's consumers "
@@ -912,6 +945,11 @@ def report(args, started: datetime, r: dict) -> None:
         wall, cpu = r[key]
         print(f"| {label} | {wall:.1f} | " + " | ".join(
             "–" if math.isnan(cpu[n]) else f"{cpu[n]:.1f} ({cpu[n] / wall * 100:.0f} %)" for n in names) + " |")
+    extra = [n for n in r["worker_latency_cpu"][1] if n not in names]
+    if extra:
+        wall, cpu = r["worker_latency_cpu"]
+        print("\nWorker latency phase, the other workers: " + "; ".join(
+            f"{n} {cpu[n]:.1f} CPU s ({cpu[n] / wall * 100:.0f} %)" for n in extra) + ".")
     print(f"\n(% of one CPU over the phase's wall time; {os.cpu_count()} CPUs.)\n")
 
     print(f"Latency, request created (sent) to its first proposal.created consumed: fresh requests for "
@@ -919,7 +957,8 @@ def report(args, started: datetime, r: dict) -> None:
           f"percentiles over those that got one within the grace of {args.grace:g} s after the last send:\n")
     print("| path | sent | latest send behind schedule ms | p50 ms | p99 ms | max ms | mean ms | none within grace |")
     print("|---|---|---|---|---|---|---|---|")
-    rows = [(f"matching worker at {args.rate:g}/s (request → proposal.created)", r["worker_latency"])]
+    workers = "matching worker" if args.latency_workers == 1 else f"{args.latency_workers} matching workers"
+    rows = [(f"{workers} at {args.rate:g}/s (request → proposal.created)", r["worker_latency"])]
     if "worker_half_latency" in r:
         rows.append((f"matching worker at {r['half_rate']:.2f}/s (half its throughput), {args.duration:g} s",
                      r["worker_half_latency"]))
