@@ -1,8 +1,10 @@
 """The gateway: the single entry point for clients. It forwards `/api/v1/...` to the service that
-owns the path, serves the merged OpenAPI document and two small French pages.
+owns the path, serves the merged OpenAPI document and two small French pages, and guards the door
+(vitawin_gateway.security: access tokens, rate limits, CORS, body size, security headers).
 
 Run: `gunicorn -c python:vitawin_common.gunicorn_conf 'vitawin_gateway.app:create_app()'` with
-BIND set; upstreams from ACTORS_URL, REQUESTS_URL, MATCHING_URL, NOTIFY_URL."""
+BIND set; upstreams from ACTORS_URL, REQUESTS_URL, MATCHING_URL, NOTIFY_URL, ACCOUNTS_URL; the
+protections from AUTH_PUBLIC_KEY_FILE and the GATEWAY_* variables listed in security.py."""
 from __future__ import annotations
 
 import logging
@@ -12,8 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from flask import Flask, Response, jsonify, request
 
+from vitawin_common import identity
 from vitawin_common.web import error_response, init_app
-from vitawin_gateway import pages, proxy
+from vitawin_gateway import pages, proxy, security
 from vitawin_gateway.openapi import MergedDocument
 from vitawin_gateway.routing import API_PREFIX, normalize, resolve, upstreams
 
@@ -39,10 +42,14 @@ class _SessionPerProcess:
 
 
 def create_app(routes=None, session=None, *, timeout=None, openapi_ttl: float | None = None,
-               ready_timeout: float | None = None, configure_logging: bool | None = None) -> Flask:
+               ready_timeout: float | None = None, configure_logging: bool | None = None,
+               security_settings: security.SecuritySettings | None = None) -> Flask:
     """`routes`: None (from the environment), a list of Route, or a mapping prefix -> base URL.
     `session`: anything with requests.Session's `request` and `get` (tests pass a fake).
+    `security_settings`: the token verifier, rate limits, CORS origins... (None: from the
+    environment, see vitawin_gateway.security).
     Logging is configured as JSON only for the real wiring (no routes nor session given)."""
+    settings = security_settings if security_settings is not None else security.SecuritySettings.from_env()
     if configure_logging is None:
         configure_logging = routes is None and session is None
     table = normalize(routes)
@@ -57,6 +64,7 @@ def create_app(routes=None, session=None, *, timeout=None, openapi_ttl: float | 
     app.json.ensure_ascii = False
     app.json.sort_keys = False  # keep the order of the merged document
     app.extensions["vitawin_gateway"] = {"routes": table, "openapi": document}
+    identity.init_app(app, settings.verifier)  # init_app below then keeps it (one verifier)
 
     @app.get("/")
     def home():
@@ -96,4 +104,7 @@ def create_app(routes=None, session=None, *, timeout=None, openapi_ttl: float | 
                 log.warning("upstream not ready", extra={"upstream": service})
         return all(answers)
 
-    return init_app(app, "gateway", ready, configure_logging=configure_logging)
+    init_app(app, "gateway", ready, configure_logging=configure_logging)
+    # After init_app: its hooks set the correlation id first, which the gateway's refusals carry.
+    app.extensions["vitawin_gateway"]["limiter"] = security.install(app, settings)
+    return app

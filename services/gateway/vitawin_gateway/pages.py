@@ -1,5 +1,5 @@
-"""The two HTML pages the gateway serves itself, in French, with no script and nothing fetched
-from outside (the real web front end comes later)."""
+"""The two HTML pages the gateway serves itself, in French, with no script, no inline style and
+nothing fetched from outside (the real web front end comes later)."""
 from __future__ import annotations
 
 from html import escape
@@ -8,14 +8,9 @@ HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 METHOD_FR = {"get": "lire", "post": "créer", "put": "remplacer", "patch": "modifier",
              "delete": "supprimer", "head": "en-têtes", "options": "options"}
 
-_STYLE = """
-body { font-family: system-ui, sans-serif; line-height: 1.5; max-width: 52rem; margin: 2rem auto;
-       padding: 0 1rem; color: #1b1b1b; background: #fff; }
-a { color: #0b4aa2; } a:focus { outline: 3px solid #f2a900; outline-offset: 2px; }
-table { border-collapse: collapse; width: 100%; } caption { text-align: left; font-weight: bold; }
-th, td { border: 1px solid #ccc; padding: .4rem .6rem; text-align: left; vertical-align: top; }
-code { font-size: 1rem; } .note { background: #fff4e5; border-left: 4px solid #b36b00; padding: .5rem 1rem; }
-"""
+# The CSS is a file the gateway serves (no inline <style>: the pages' Content-Security-Policy
+# allows styles from the gateway itself only).
+STYLESHEET = "/static/gateway.css"
 
 
 def _page(title: str, body: str) -> str:
@@ -23,7 +18,8 @@ def _page(title: str, body: str) -> str:
         "<!DOCTYPE html>\n"
         '<html lang="fr">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n"
+        f"<title>{escape(title)}</title>\n"
+        f'<link rel="stylesheet" href="{STYLESHEET}">\n</head>\n'
         f"<body>\n{body}\n</body>\n</html>\n"
     )
 

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import requests
 from flask import Request, Response
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from vitawin_common import correlation
 from vitawin_common.web import error_response
@@ -29,6 +30,9 @@ HOP_BY_HOP = frozenset(h.lower() for h in (
 # Recomputed by the gateway's own server: the body was already decoded by `requests`.
 RECOMPUTED = frozenset(("content-length", "content-encoding", "server", "date",
                         correlation.HEADER.lower()))
+# CORS is the gateway's (vitawin_gateway.security): an upstream's Access-Control-* headers would
+# otherwise be taken as the answer (flask-cors leaves a response that has one untouched).
+GATEWAY_OWNED_PREFIXES = ("access-control-",)
 
 MSG_UNREACHABLE = "Service indisponible, réessayez dans quelques instants."
 MSG_TIMEOUT = "Service indisponible : il n'a pas répondu à temps, réessayez dans quelques instants."
@@ -67,11 +71,29 @@ def request_headers(request: Request) -> dict[str, str]:
     # The id set by vitawin_common.web: the client's when sane, a fresh one otherwise.
     headers[correlation.HEADER] = correlation.get() or correlation.new_id()
     forwarded_for = request.headers.get("X-Forwarded-For")
-    remote = request.remote_addr or ""
+    # Behind trusted proxies (GATEWAY_TRUSTED_PROXIES, werkzeug's ProxyFix) remote_addr is already
+    # the client, taken from X-Forwarded-For: the hop to append is the proxy that connected.
+    proxy_fix_orig = request.environ.get("werkzeug.proxy_fix.orig") or {}
+    remote = proxy_fix_orig.get("REMOTE_ADDR") or request.remote_addr or ""
     headers["X-Forwarded-For"] = f"{forwarded_for}, {remote}" if forwarded_for else remote
     headers["X-Forwarded-Proto"] = request.scheme
     headers["X-Forwarded-Host"] = request.host
     return headers
+
+
+def read_body(request: Request) -> bytes:
+    """The request body, read through werkzeug's input stream, which enforces MAX_CONTENT_LENGTH
+    (GATEWAY_MAX_BODY_BYTES): a larger Content-Length raises RequestEntityTooLarge (a French 413)
+    before anything is read. A chunked body has no Content-Length: werkzeug then stops reading at
+    the limit without telling whether the client sent more, so one byte more is asked of the
+    server's own stream; if there is one, the body is too large, not merely cut."""
+    body = request.get_data()
+    limit = request.max_content_length
+    if (limit is not None and len(body) >= limit and request.content_length is None
+            and request.environ.get("wsgi.input_terminated")):
+        if request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
+    return body
 
 
 def _upstream_header_items(upstream) -> list[tuple[str, str]]:
@@ -89,7 +111,8 @@ def response_headers(upstream, route: Route) -> list[tuple[str, str]]:
     result = []
     for name, value in items:
         lower = name.lower()
-        if lower in HOP_BY_HOP or lower in connection_listed or lower in RECOMPUTED:
+        if (lower in HOP_BY_HOP or lower in connection_listed or lower in RECOMPUTED
+                or lower.startswith(GATEWAY_OWNED_PREFIXES)):
             continue
         if lower == "location" and value.startswith(route.base_url):
             value = value[len(route.base_url):] or "/"  # the client only knows the gateway
@@ -99,10 +122,10 @@ def response_headers(upstream, route: Route) -> list[tuple[str, str]]:
 
 def forward(session, route: Route, request: Request, timeout) -> Response:
     url = upstream_url(route, request)
+    body = read_body(request)  # before anything reaches the upstream: a body too large is a 413
     try:
         upstream = session.request(request.method, url, headers=request_headers(request),
-                                   data=request.get_data() or None, timeout=timeout,
-                                   allow_redirects=False)
+                                   data=body or None, timeout=timeout, allow_redirects=False)
     except requests.exceptions.Timeout:
         log.warning("upstream timed out", extra={"upstream": route.service, "method": request.method})
         return error_response(504, MSG_TIMEOUT)

@@ -26,6 +26,8 @@ DEFAULT_TABLE: tuple[tuple[str, str, str, str], ...] = (
     (f"{API_PREFIX}/initiatives", "requests", "REQUESTS_URL", "http://127.0.0.1:8082"),
     (f"{API_PREFIX}/proposals", "matching", "MATCHING_URL", "http://127.0.0.1:8083"),
     (f"{API_PREFIX}/notifications", "notify", "NOTIFY_URL", "http://127.0.0.1:8084"),
+    # Sign-in, access tokens and API keys.
+    (f"{API_PREFIX}/auth", "accounts", "ACCOUNTS_URL", "http://127.0.0.1:8085"),
 )
 
 

@@ -19,6 +19,7 @@ ACTORS = "http://actors.test:8081"
 REQUESTS = "http://requests.test:8082"
 MATCHING = "http://matching.test:8083"
 NOTIFY = "http://notify.test:8084"
+ACCOUNTS = "http://accounts.test:8085"
 
 ROUTES = [
     Route("/api/v1/volunteers", "actors", ACTORS),
@@ -26,6 +27,7 @@ ROUTES = [
     Route("/api/v1/proposals", "matching", MATCHING),
     Route("/api/v1/notifications", "notify", NOTIFY),
 ]
+ROUTES_WITH_ACCOUNTS = [*ROUTES, Route("/api/v1/auth", "accounts", ACCOUNTS)]
 
 
 class FakeSession:
@@ -112,4 +114,5 @@ def smorest_app(title: str, prefix: str, schema_name: str, fields: dict) -> Flas
 
 def echo_session() -> FakeSession:
     return FakeSession({ACTORS: echo_app("actors"), REQUESTS: echo_app("requests"),
-                        MATCHING: echo_app("matching"), NOTIFY: echo_app("notify")})
+                        MATCHING: echo_app("matching"), NOTIFY: echo_app("notify"),
+                        ACCOUNTS: echo_app("accounts")})

@@ -7,7 +7,8 @@ import marshmallow as ma
 import pytest
 from flask import Flask
 
-from gateway_fakes import ACTORS, MATCHING, NOTIFY, REQUESTS, ROUTES, FakeSession, smorest_app
+from gateway_fakes import (ACCOUNTS, ACTORS, MATCHING, NOTIFY, REQUESTS, ROUTES, ROUTES_WITH_ACCOUNTS, FakeSession,
+                           smorest_app)
 from vitawin_gateway.app import create_app
 from vitawin_gateway.openapi import MergedDocument, merge_documents
 
@@ -50,6 +51,18 @@ def test_paths_of_every_upstream_are_merged_into_one_document():
     # flask-smorest's own Error schema is the same in every service: kept once, no prefixed copy.
     assert "Error" in schemas and not any(name.endswith("_Error") for name in schemas)
     assert {tag["name"] for tag in doc["tags"]} == {"actors", "requests", "matching", "notify"}
+
+
+def test_the_accounts_service_document_is_merged_like_the_others():
+    session = upstreams(**{ACCOUNTS: smorest_app("accounts", "/api/v1/auth/api-keys", "ApiKey",
+                                                 {"key_id": ma.fields.String(dump_only=True),
+                                                  "label": ma.fields.String(required=True)})})
+    doc = create_app(routes=ROUTES_WITH_ACCOUNTS, session=session).test_client().get(
+        "/api/v1/openapi.json").get_json()
+    assert doc["x-missing-services"] == []
+    assert {"/api/v1/auth/api-keys", "/api/v1/auth/api-keys/{item_id}"} <= set(doc["paths"])
+    assert "ApiKey" in doc["components"]["schemas"]
+    assert "accounts" in {tag["name"] for tag in doc["tags"]}
 
 
 def test_a_conflicting_schema_name_is_logged_and_the_later_one_prefixed_with_refs_rewritten(caplog):

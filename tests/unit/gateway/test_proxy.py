@@ -6,8 +6,9 @@ import json
 import pytest
 from flask import Flask, Response
 
-from gateway_fakes import ACTORS, MATCHING, REQUESTS, ROUTES, FakeSession, echo_session
+from gateway_fakes import ACCOUNTS, ACTORS, MATCHING, REQUESTS, ROUTES, FakeSession, echo_session
 from vitawin_gateway.app import create_app
+from vitawin_gateway.routing import Route, resolve, routes_from_env, upstreams
 
 
 @pytest.fixture
@@ -189,6 +190,7 @@ def test_readiness_is_every_upstream_ready(session):
 def test_routes_come_from_the_environment_by_default(monkeypatch):
     monkeypatch.setenv("ACTORS_URL", "http://actors-api:8081/")
     monkeypatch.setenv("NOTIFY_URL", "http://notify-api:8084")
+    monkeypatch.setenv("ACCOUNTS_URL", "http://accounts-api:8085")
     monkeypatch.delenv("REQUESTS_URL", raising=False)
     session = FakeSession({"http://actors-api:8081": echo_session().apps[ACTORS]})
     app = create_app(session=session)
@@ -198,6 +200,24 @@ def test_routes_come_from_the_environment_by_default(monkeypatch):
                      "/api/v1/requests": "http://127.0.0.1:8082",
                      "/api/v1/initiatives": "http://127.0.0.1:8082",
                      "/api/v1/proposals": "http://127.0.0.1:8083",
-                     "/api/v1/notifications": "http://notify-api:8084"}
+                     "/api/v1/notifications": "http://notify-api:8084",
+                     "/api/v1/auth": "http://accounts-api:8085"}
     assert app.test_client().get("/api/v1/volunteers").get_json()["service"] == "actors"
     assert app.test_client().get("/api/v1/actors/map.geojson").get_json()["service"] == "actors"
+
+
+def test_sign_in_tokens_and_api_keys_go_to_the_accounts_service(monkeypatch):
+    assert routes_from_env({})[-1] == Route("/api/v1/auth", "accounts", "http://127.0.0.1:8085")
+    table = routes_from_env({"ACCOUNTS_URL": "http://accounts-api:8085/"})
+    for path in ("/api/v1/auth", "/api/v1/auth/sign-in", "/api/v1/auth/token", "/api/v1/auth/api-keys/k1"):
+        route = resolve(table, path)
+        assert (route.service, route.base_url) == ("accounts", "http://accounts-api:8085")
+    assert resolve(table, "/api/v1/authors") is None
+    assert upstreams(table)["accounts"] == "http://accounts-api:8085"
+
+    monkeypatch.setenv("ACCOUNTS_URL", ACCOUNTS)
+    session = echo_session()
+    answer = create_app(session=session).test_client().post("/api/v1/auth/sign-in", json={"email": "a@b.fr"})
+    assert answer.status_code == 200
+    assert answer.get_json()["service"] == "accounts"
+    assert session.calls[-1]["url"] == f"{ACCOUNTS}/api/v1/auth/sign-in"
