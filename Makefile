@@ -31,8 +31,8 @@ test: install
 down:
 	$(BIN)/python deploy/local/stack.py down
 
-# Prints an access token signed with the local stack's key (var/auth, made by `make run`), until
-# the gateway's sign-in exists: make token ROLE=school_referent SCHOOL=0940001W [ACTOR=act-...]
+# Prints an access token signed with the local stack's key (var/auth, made by `make run`), for
+# scripts (people sign in with an emailed link): make token ROLE=school_referent SCHOOL=0940001W [ACTOR=act-...]
 token: install
 	@AUTH_PRIVATE_KEY_FILE=var/auth/private.pem $(BIN)/python -m vitawin_common.identity token \
 		--role $(ROLE) $(if $(ACTOR),--actor-id $(ACTOR)) $(if $(SCHOOL),--school-uai $(SCHOOL))

@@ -26,7 +26,11 @@ def infrastructure(tmp_path_factory):
     clock_file.write_text("")
     stack = Stack(var, base_port=BASE, kafka_port=BASE + 1012, mongodb_port=BASE + 1017, smtp_port=BASE + 1025,
                   extra_env={"NOTIFY_RETRY_INITIAL_S": "1", "NOTIFY_RETRY_MAX_S": "3", "NOTIFY_RETRY_JITTER_S": "0.5",
-                             "NOTIFY_MAX_ATTEMPTS": "30", "NOTIFY_TICK_S": "1", "NOTIFY_CLOCK_FILE": str(clock_file)})
+                             "NOTIFY_MAX_ATTEMPTS": "30", "NOTIFY_TICK_S": "1", "NOTIFY_CLOCK_FILE": str(clock_file),
+                             # every test client is 127.0.0.1: the gateway's per-client limits would
+                             # count the whole suite as one client (test_sign_in.py checks them on a
+                             # gateway of its own)
+                             "GATEWAY_RATE_LIMIT": "100000 per minute", "GATEWAY_AUTH_RATE_LIMIT": "10000 per minute"})
     try:
         stack.up_infrastructure()
     except BaseException:

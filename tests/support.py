@@ -119,7 +119,8 @@ def next_school_weeks(count: int = 2, zone: str = "C") -> list[str]:
 def register_school(gateway: str, mongo, *, town: str = "94080", location: dict | None = None,
                     levels=("4e", "3e"), internship_weeks: list[str] | None = None, timeout: float = 30.0) -> dict:
     """A school registered through the gateway with a UAI of its own, once the requests service
-    knows it (its read model, from the actors topic). Returns the school's record."""
+    knows it (its read model, from the actors topic). Returns the school's record, with the referent's
+    contact e-mail."""
     import requests as http
 
     uai = unique_uai()
@@ -132,4 +133,4 @@ def register_school(gateway: str, mongo, *, town: str = "94080", location: dict 
     assert answer.status_code == 201, answer.text
     eventually(lambda: mongo.vitawin_requests.schools.find_one({"_id": uai}), timeout=timeout,
                message=f"school {uai} in the requests service's read model")
-    return answer.json()
+    return {**answer.json(), "contact_email": body["contact_email"]}

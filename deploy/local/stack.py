@@ -27,12 +27,12 @@ ROOT = Path(__file__).resolve().parents[2]
 PROCFILE = Path(__file__).with_name("Procfile")
 DEMO_TERRITORY = Path(__file__).with_name("demo_territory.py")
 INFRASTRUCTURE = ("kafka", "mongodb", "smtp")
-SERVICES = ("actors", "requests", "matching", "notify")
+SERVICES = ("actors", "requests", "matching", "notify", "accounts")
 
 # Port of each listener, as an offset from a base (8080 for `make run`, another for the tests).
 PORTS = {"GATEWAY_PORT": 0, "ACTORS_PORT": 1, "REQUESTS_PORT": 2, "MATCHING_PORT": 3, "NOTIFY_PORT": 4,
-         "ACTORS_WORKER_PORT": 101, "REQUESTS_WORKER_PORT": 102, "MATCHING_WORKER_PORT": 103,
-         "NOTIFY_WORKER_PORT": 104}
+         "ACCOUNTS_PORT": 5, "ACTORS_WORKER_PORT": 101, "REQUESTS_WORKER_PORT": 102, "MATCHING_WORKER_PORT": 103,
+         "NOTIFY_WORKER_PORT": 104, "ACCOUNTS_WORKER_PORT": 105}
 
 
 def tansu_binary() -> str:
@@ -77,6 +77,7 @@ class Stack:
             "REQUESTS_URL": f"http://127.0.0.1:{ports['REQUESTS_PORT']}",
             "MATCHING_URL": f"http://127.0.0.1:{ports['MATCHING_PORT']}",
             "NOTIFY_URL": f"http://127.0.0.1:{ports['NOTIFY_PORT']}",
+            "ACCOUNTS_URL": f"http://127.0.0.1:{ports['ACCOUNTS_PORT']}",
             "NOTIFY_LINK_PUBLIC_KEY_FILE": str(link_public_key),
             "APP_URL": f"http://127.0.0.1:{ports['GATEWAY_PORT']}",  # the links of the emails point here
             **ports,
@@ -87,8 +88,11 @@ class Stack:
     # --- one process -------------------------------------------------------------------------
     def process_env(self, name: str) -> dict:
         """The stack's environment, plus what only this process may hold: notify's link-signing key
-        goes to the notify processes alone."""
+        goes to the notify processes alone, the access-token signing key to the accounts service's
+        (the tests and `make token` read it from `env`)."""
         env = dict(self.env)
+        if not name.startswith("accounts-"):  # only the accounts service signs access tokens
+            env.pop("AUTH_PRIVATE_KEY_FILE", None)
         if name.startswith("notify-"):
             env.setdefault("NOTIFY_LINK_PRIVATE_KEY_FILE", str(self.link_private_key))
         return env

@@ -23,9 +23,9 @@ from vitawin_common.contracts import Contracts
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
-SERVICES = ("actors", "requests", "matching", "notify")
-API_PORTS = {"actors": 8081, "requests": 8082, "matching": 8083, "notify": 8084, "gateway": 8080}
-WORKER_PORTS = {"actors": 9181, "requests": 9182, "matching": 9183, "notify": 9184}
+SERVICES = ("actors", "requests", "matching", "notify", "accounts")
+API_PORTS = {"actors": 8081, "requests": 8082, "matching": 8083, "notify": 8084, "accounts": 8085, "gateway": 8080}
+WORKER_PORTS = {"actors": 9181, "requests": 9182, "matching": 9183, "notify": 9184, "accounts": 9185}
 APP_SERVICES = [f"{s}-{kind}" for s in SERVICES for kind in ("api", "worker")] + ["gateway"]
 
 
@@ -144,11 +144,19 @@ def test_each_service_has_its_database_ports_and_metrics_settings(services):
     gateway = environment(services["gateway"])
     assert gateway["BIND"] == "0.0.0.0:8080" and gateway.get("PROMETHEUS_MULTIPROC_DIR")
     for variable, service in (("ACTORS_URL", "actors"), ("REQUESTS_URL", "requests"),
-                              ("MATCHING_URL", "matching"), ("NOTIFY_URL", "notify")):
+                              ("MATCHING_URL", "matching"), ("NOTIFY_URL", "notify"), ("ACCOUNTS_URL", "accounts")):
         assert gateway[variable] == f"http://{service}-api:{API_PORTS[service]}"
     for kind in ("api", "worker"):
         notify = environment(services[f"notify-{kind}"])
         assert notify["SMTP_HOST"] == "mailpit" and notify["SMTP_PORT"] == "1025"
+    accounts = environment(services["accounts-api"])  # it emails the sign-in links
+    assert accounts["SMTP_HOST"] == "mailpit" and accounts["SMTP_PORT"] == "1025"
+
+
+def test_only_the_accounts_api_holds_the_token_signing_key(services):
+    holders = sorted(name for name, service in services.items() if "auth_private_key" in (service.get("secrets") or [])
+                     or "AUTH_PRIVATE_KEY_FILE" in environment(service))
+    assert holders == ["accounts-api"]
 
 
 ENV_READ = re.compile(

@@ -1,0 +1,1 @@
+"""Vitawin accounts: who may sign in, as whom, and the access tokens the other services verify."""
