@@ -50,7 +50,7 @@ def test_a_decline_brings_the_next_candidate_and_an_acceptance_fulfils_the_reque
     request_id = answer.json()["request_id"]
 
     def proposals():
-        return requests.get(f"{gateway}/proposals", params={"request_id": request_id}).json()
+        return requests.get(f"{gateway}/proposals", params={"request_id": request_id}, headers=referent).json()
     # Three proposals at a time (MATCHING_TOP_K): the three nearest.
     listed = eventually(lambda: proposals() if len(proposals()) == 3 else None, message="three proposals")
     first, second, third = sorted(listed, key=lambda p: p["rank"])

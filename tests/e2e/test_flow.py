@@ -92,8 +92,10 @@ def test_a_volunteer_and_a_request_give_one_proposal_event_and_one_email_per_par
     assert event.data["proposal_id"] in to_pro[0].get_body(("plain",)).get_content()
     assert "professionnel" in to_school[0]["Subject"]
 
-    listed = requests.get(f"{gateway}/api/v1/proposals", params={"request_id": request_id}).json()
-    assert [p["proposal_id"] for p in listed] == [event.data["proposal_id"]]
+    listed = requests.get(f"{gateway}/api/v1/proposals", params={"request_id": request_id},
+                          headers=referent_of(stack, college))
+    assert [p["proposal_id"] for p in listed.json()] == [event.data["proposal_id"]]
+    assert requests.get(f"{gateway}/api/v1/proposals", params={"request_id": request_id}).status_code == 401
 
 
 def test_a_bad_payload_is_refused_field_by_field_and_nothing_is_stored_or_published(stack, mongo):

@@ -50,6 +50,9 @@ def ensure_indexes(db: Database, outbox: Outbox) -> None:
     db["proposals"].create_index([("volunteer_id", ASCENDING), ("created_at", DESCENDING)])
     db["proposals"].create_index([("created_at", DESCENDING)])
     db["proposals"].create_index([("status", ASCENDING), ("deadline", ASCENDING)])
+    # what a professional or a school's referent may list (api.visible_scope), newest first
+    db["proposals"].create_index([("volunteer_actor_id", ASCENDING), ("created_at", DESCENDING)])
+    db["proposals"].create_index([("school_uai", ASCENDING), ("created_at", DESCENDING)])
     outbox.ensure_indexes()
 
 
@@ -411,8 +414,10 @@ class MongoProposals:
         self.collection = db["proposals"]
         self.session = None  # the unit of work's session inside `with uow:`, if any
 
-    def get(self, proposal_id: str) -> Proposal | None:
-        doc = self.collection.find_one({"_id": proposal_id})
+    def get(self, proposal_id: str, scope: dict | None = None) -> Proposal | None:
+        """The proposal, if it also matches `scope` (equalities on its stored fields: what the
+        caller may see, api.visible_scope)."""
+        doc = self.collection.find_one({**(scope or {}), "_id": proposal_id})
         return _proposal(doc) if doc else None
 
     @staticmethod
@@ -486,9 +491,10 @@ class MongoProposals:
         return [doc["_id"] for doc in cursor.sort([("deadline", ASCENDING)]).limit(limit)]
 
     def list(self, request_id: str | None = None, volunteer_id: str | None = None,
-             limit: int = 50) -> list[Proposal]:
+             limit: int = 50, scope: dict | None = None) -> list[Proposal]:
         query = {key: value for key, value in (("request_id", request_id), ("volunteer_id", volunteer_id))
                  if value is not None}
+        query.update(scope or {})
         order = [("rank", ASCENDING)] if request_id else [("created_at", DESCENDING), ("_id", ASCENDING)]
         return [_proposal(d) for d in self.collection.find(query).sort(order).limit(limit)]
 

@@ -30,8 +30,27 @@ MAX_LIMIT = 200
 
 
 class ProposalQueries(Protocol):
-    def get(self, proposal_id: str) -> Proposal | None: ...
-    def list(self, request_id: str | None, volunteer_id: str | None, limit: int) -> list[Proposal]: ...
+    # scope: equalities on the stored proposal that the caller may see (visible_scope); {} = all
+    def get(self, proposal_id: str, scope: dict | None = None) -> Proposal | None: ...
+    def list(self, request_id: str | None, volunteer_id: str | None, limit: int,
+             scope: dict | None = None) -> list[Proposal]: ...
+
+
+READERS = ("professional", "school_referent", "territory_manager")
+
+
+def visible_scope(caller: identity.Caller) -> dict | None:
+    """What `caller` may read of the proposals: a professional those of its organisation's
+    pledges, a school's referent those of the school's requests (its pupils' included), a
+    territory manager all ({}); None for anyone else (a pupil sees where its request stands in
+    the requests service; partners get public events, never proposals)."""
+    if caller.role == "territory_manager":
+        return {}
+    if caller.role == "professional" and caller.actor_id:
+        return {"volunteer_actor_id": caller.actor_id}
+    if caller.role == "school_referent" and caller.school_uai:
+        return {"school_uai": caller.school_uai}
+    return None
 
 
 class ProposalSchema(Schema):
@@ -79,9 +98,17 @@ blp = Blueprint("proposals", __name__, url_prefix="/api/v1/proposals",
 class ProposalList(MethodView):
     @blp.arguments(ProposalQuerySchema, location="query")
     @blp.response(200, ProposalSchema(many=True))
+    @blp.alt_response(401, description="Connexion requise.")
+    @blp.alt_response(403, description="Rôle sans accès aux propositions (élève, partenaire).")
     def get(self, args):
-        """Liste des propositions, filtrées par demande ou par bénévole."""
-        return _queries().list(args.get("request_id"), args.get("volunteer_id"), args["limit"])
+        """Liste des propositions, filtrées par demande ou par bénévole
+
+        Le professionnel voit les propositions faites à son organisation, le référent celles des
+        demandes de son établissement, le gestionnaire de territoire toutes."""
+        scope = visible_scope(identity.require_caller(READERS))
+        if scope is None:
+            abort(403, message="Vous ne pouvez pas consulter ces propositions.")
+        return _queries().list(args.get("request_id"), args.get("volunteer_id"), args["limit"], scope=scope)
 
 
 @blp.route("/<string:proposal_id>")
@@ -89,9 +116,10 @@ class ProposalItem(MethodView):
     @blp.response(200, ProposalSchema)
     @blp.alt_response(404, description="Proposition introuvable.")
     def get(self, proposal_id):
-        """Une proposition."""
-        proposal = _queries().get(proposal_id)
-        if proposal is None:
+        """Une proposition (de votre organisation, ou d'une demande de votre établissement)."""
+        scope = visible_scope(identity.require_caller())
+        proposal = _queries().get(proposal_id, scope=scope) if scope is not None else None
+        if proposal is None:  # absent, or not the caller's: its existence is not shown
             abort(404, message="Proposition introuvable.")
         return proposal
 
