@@ -18,6 +18,7 @@ key pair, audience and issuer: `sign_claims` and `verify_signed`, keys read with
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import uuid
 from dataclasses import dataclass
@@ -225,6 +226,25 @@ def require_caller(roles: Iterable[str] | None = None) -> Caller:
         names = ", ".join(ROLES[role] for role in roles)
         _refuse(Forbidden(), f"Action réservée aux rôles : {names}.")
     return caller
+
+
+def roles_required(*roles: str):
+    """A view decorator: `require_caller(roles)` before the view runs (401 anonymous, 403 another
+    role; any authenticated caller when no role is given). Put above flask-smorest's
+    `@blp.arguments`, the check comes before the body or the query is read. functools.wraps keeps
+    the view's name, docstring and the attributes flask-smorest documents it with. An unknown role
+    is a ValueError when the view is decorated."""
+    for role in roles:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+
+    def decorator(view):
+        @functools.wraps(view)
+        def checked(*args, **kwargs):
+            require_caller(roles)
+            return view(*args, **kwargs)
+        return checked
+    return decorator
 
 
 def _unauthorised(message: str, error: str | None = None):

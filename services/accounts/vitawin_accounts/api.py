@@ -15,7 +15,6 @@ Run by gunicorn: `vitawin_accounts.api:create_app()`. /healthz /readyz /metrics 
 vitawin_common.web."""
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -137,13 +136,8 @@ class ApiKeyListSchema(Schema):
     items = fields.List(fields.Nested(ApiKeySchema))
 
 
-def operators_only(view):
-    """Territory managers only, checked before the body is read (401 anonymous, 403 another role)."""
-    @functools.wraps(view)  # keeps flask-smorest's documentation of the view
-    def checked(*args, **kwargs):
-        identity.require_caller(OPERATORS)
-        return view(*args, **kwargs)
-    return checked
+# Territory managers only, checked before the body is read (401 anonymous, 403 another role).
+operators_only = identity.roles_required(*OPERATORS)
 
 
 def grant_error(exc: GrantError) -> Response:

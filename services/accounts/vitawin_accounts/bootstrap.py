@@ -15,10 +15,11 @@ from cryptography.hazmat.primitives import serialization
 from vitawin_common import contracts, identity, kafka, mongo
 from vitawin_common.config import Settings
 from vitawin_common.consumer import ConsumerLoop
+from vitawin_common.mail import SmtpRelay
 
 from vitawin_accounts.domain import Policy
 from vitawin_accounts.handlers import Memberships
-from vitawin_accounts.mail import SmtpMailer, sender_from_env
+from vitawin_accounts.mail import sender_from_env
 from vitawin_accounts.service import AccountsService
 from vitawin_accounts.store import Stores
 
@@ -56,7 +57,7 @@ def verifier(token_issuer: identity.TokenIssuer, env=os.environ) -> identity.Tok
 
 
 def service(config: Settings, token_issuer: identity.TokenIssuer, env=os.environ) -> AccountsService:
-    return AccountsService(stores(config), token_issuer, SmtpMailer.from_env(env), Policy.from_env(env),
+    return AccountsService(stores(config), token_issuer, SmtpRelay.from_env(env), Policy.from_env(env),
                            sender=sender_from_env(env))
 
 

@@ -1,13 +1,13 @@
 """The sign-in e-mail: French text and HTML (Jinja2 templates in vitawin_accounts/templates),
-and how it is sent (a `Mailer`: SMTP in production, an in-memory one in tests).
+and how it is sent (a `Mailer`: vitawin_common.mail.SmtpRelay in production, an in-memory one in
+tests).
 
-The message carries a secret (the link's token): it is never logged, and a failed send is
-re-raised without the relay's text, which often quotes the recipient's address."""
+The message carries a secret (the link's token): it is never logged, and the relay's errors
+(vitawin_common.mail.MailError) never carry the relay's text, which often quotes the recipient's
+address."""
 from __future__ import annotations
 
 import os
-import smtplib
-import ssl
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -30,11 +30,7 @@ _templates = Environment(
 
 class Mailer(Protocol):
     def send(self, message: EmailMessage) -> None:
-        """Hand `message` to the relay; raise MailError when it could not."""
-
-
-class MailError(Exception):
-    """The relay did not take the e-mail (the text names the error type only, never an address)."""
+        """Hand `message` to the relay; raise vitawin_common.mail.MailError when it could not."""
 
 
 def sign_in_email(to: str, url: str, memberships: list[Membership], *, minutes: int,
@@ -58,35 +54,6 @@ def sign_in_email(to: str, url: str, memberships: list[Membership], *, minutes: 
     message.add_alternative(_templates.get_template("sign_in_link.html").render(context), subtype="html",
                             cte="quoted-printable")
     return message
-
-
-class SmtpMailer:
-    """Each e-mail on its own short SMTP session: SMTP_HOST, SMTP_PORT, and for a relay that asks
-    for them SMTP_USERNAME, SMTP_PASSWORD, SMTP_STARTTLS (notify's settings)."""
-
-    def __init__(self, host: str = "127.0.0.1", port: int = 1025, *, username: str | None = None,
-                 password: str | None = None, starttls: bool = False, timeout: float = 10.0):
-        self.host, self.port, self.timeout = host, port, timeout
-        self.username, self.password, self.starttls = username, password, starttls
-
-    @classmethod
-    def from_env(cls, env=os.environ) -> "SmtpMailer":
-        return cls(host=env.get("SMTP_HOST", "127.0.0.1"), port=int(env.get("SMTP_PORT", "1025")),
-                   username=env.get("SMTP_USERNAME") or None, password=env.get("SMTP_PASSWORD") or None,
-                   starttls=env.get("SMTP_STARTTLS", "").strip().lower() in {"1", "true", "yes", "on"})
-
-    def send(self, message: EmailMessage) -> None:
-        try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-                if self.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                if self.username:
-                    smtp.login(self.username, self.password or "")
-                smtp.send_message(message)
-        except smtplib.SMTPResponseException as exc:
-            raise MailError(f"{type(exc).__name__} {exc.smtp_code}") from None
-        except (smtplib.SMTPException, OSError) as exc:
-            raise MailError(type(exc).__name__) from None
 
 
 def sender_from_env(env=os.environ) -> str:

@@ -2,8 +2,6 @@
 names). What notify keeps in MongoDB is in `store`."""
 from __future__ import annotations
 
-import smtplib
-import ssl
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
@@ -12,6 +10,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from vitawin_common import territory
+from vitawin_common.mail import MailUnavailable, RecipientRefused, SmtpRelay
 
 from vitawin_notify.domain import Email, RecipientRejected
 
@@ -68,33 +67,26 @@ class TransientMailError(Exception):
 
 
 class SmtpMailer:
-    """Sends each email on its own short SMTP session. Errors are re-raised without the relay's
-    text, which often quotes the recipient's address and would end up in the logs."""
+    """Composes each email and hands it to the relay (vitawin_common.mail.SmtpRelay: its own short
+    SMTP session, errors without the relay's text, which often quotes the recipient's address and
+    would end up in the logs). A recipient refused for good (5xx) is RecipientRejected; anything
+    else, TransientMailError."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 1025,
                  sender: str = "Vitawin <ne-pas-repondre@vitawin.fr>", username: str | None = None,
                  password: str | None = None, starttls: bool = False, timeout: float = 10.0):
-        self.host, self.port, self.sender = host, port, sender
-        self.username, self.password, self.starttls, self.timeout = username, password, starttls, timeout
+        self.sender = sender
+        self.relay = SmtpRelay(host, port, username=username, password=password, starttls=starttls,
+                               timeout=timeout)
 
     def send(self, email: Email) -> None:
         message = compose(email, self.sender)
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-                if self.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                if self.username:
-                    smtp.login(self.username, self.password or "")
-                smtp.send_message(message)
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = sorted(code for code, _ in exc.recipients.values())
-            if codes and all(500 <= code < 600 for code in codes):
-                raise RecipientRejected(f"recipient refused by the relay ({codes})") from None
-            raise TransientMailError(f"recipient deferred by the relay ({codes})") from None
-        except smtplib.SMTPResponseException as exc:
-            raise TransientMailError(f"{type(exc).__name__} {exc.smtp_code}") from None
-        except (smtplib.SMTPException, OSError) as exc:
-            raise TransientMailError(type(exc).__name__) from None
+            self.relay.send(message)
+        except RecipientRefused as exc:
+            raise RecipientRejected(str(exc)) from None
+        except MailUnavailable as exc:
+            raise TransientMailError(str(exc)) from None
 
 
 def load_towns(path: Path | None = None) -> dict[str, str]:

@@ -26,7 +26,6 @@ JSON API (flask-smorest, French errors):
   (401/403): templates, statuses, dates, attempts and subject ids, never an address."""
 from __future__ import annotations
 
-import functools
 import logging
 from datetime import datetime, timezone
 from typing import Callable
@@ -178,13 +177,8 @@ class DeliverySchema(Schema):
     subject_id = fields.String(metadata={"description": "Proposition, demande ou acteur concerné"})
 
 
-def operators_only(view):
-    """Territory managers only, checked before the query (401 anonymous, 403 another role)."""
-    @functools.wraps(view)  # keeps flask-smorest's documentation of the view
-    def checked(*args, **kwargs):
-        identity.require_caller(OPERATORS)
-        return view(*args, **kwargs)
-    return checked
+# Territory managers only, checked before the query (401 anonymous, 403 another role).
+operators_only = identity.roles_required(*OPERATORS)
 
 
 # --- The app ---------------------------------------------------------------------------------------

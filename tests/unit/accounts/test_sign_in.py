@@ -7,14 +7,17 @@ import logging
 import smtplib
 import time
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 
 from vitawin_common import identity
+from vitawin_common.mail import SmtpRelay
 
 from vitawin_accounts.api import create_app
-from vitawin_accounts.domain import SIGN_IN_ACCEPTED
-from vitawin_accounts.mail import MailError, SmtpMailer
+from vitawin_accounts.domain import SIGN_IN_ACCEPTED, Policy
+from vitawin_accounts.service import AccountsService
+from tests.unit.accounts.conftest import APP_URL
 
 SIGN_IN = "/api/v1/auth/sign-in"
 TOKEN = "/api/v1/auth/token"
@@ -133,25 +136,27 @@ def test_an_smtp_failure_still_answers_202_and_logs_no_address(register, client,
     assert EMAIL not in logged(caplog)
 
 
-def test_the_smtp_mailer_hides_the_relays_text(monkeypatch):
-    class RefusingSmtp:
-        def __init__(self, *args, **kwargs):
-            pass
+def test_a_refusal_of_the_smtp_relay_gets_the_same_answer_and_is_logged_by_type_only(register, stores, keys, clock,
+                                                                                   monkeypatch, caplog):
+    """With the production mailer (vitawin_common.mail.SmtpRelay; its session and errors are tested
+    in tests/unit/common/test_mail.py) over a relay that refuses the address, quoting it."""
+    register("company", 1, EMAIL)
+    session = mock.MagicMock()
+    session.__enter__.return_value = session
+    session.send_message.side_effect = smtplib.SMTPRecipientsRefused({EMAIL: (550, b"no such user " + EMAIL.encode())})
+    monkeypatch.setattr(smtplib, "SMTP", mock.Mock(return_value=session))
+    service = AccountsService(stores, identity.TokenIssuer(keys[0]), SmtpRelay(), Policy(app_url=APP_URL),
+                              clock=clock)
+    app = create_app(service, ready=lambda: True, verifier=identity.TokenVerifier(keys[1]), configure_logging=False)
+    caplog.set_level(logging.INFO)
 
-        def __enter__(self):
-            return self
+    response = app.test_client().post(SIGN_IN, json={"email": EMAIL})
 
-        def __exit__(self, *exc):
-            return False
-
-        def send_message(self, message):
-            raise smtplib.SMTPRecipientsRefused({EMAIL: (550, EMAIL.encode())})
-    monkeypatch.setattr(smtplib, "SMTP", RefusingSmtp)
-
-    with pytest.raises(MailError) as raised:
-        SmtpMailer("127.0.0.1", 1).send(object())
-
-    assert EMAIL not in str(raised.value)
+    assert response.status_code == 202 and response.json == {"message": SIGN_IN_ACCEPTED}
+    assert session.send_message.call_count == 1
+    [record] = [r for r in caplog.records if r.getMessage() == "sign-in link not sent"]
+    assert record.error == "RecipientRefused"
+    assert EMAIL not in logged(caplog)
 
 
 @pytest.mark.parametrize("body, field, message", [
@@ -166,12 +171,16 @@ def test_a_malformed_request_is_refused_in_french(client, body, field, message):
     assert response.json["message"] == "Les données envoyées sont invalides."
 
 
-def test_the_mailer_and_the_sender_come_from_the_environment():
+def test_the_mailer_and_the_sender_come_from_the_environment(stores, keys, monkeypatch):
+    from vitawin_accounts import bootstrap
     from vitawin_accounts.mail import sender_from_env
 
-    mailer = SmtpMailer.from_env({"SMTP_HOST": "relais.example.fr", "SMTP_PORT": "2525", "SMTP_STARTTLS": "true"})
+    monkeypatch.setattr(bootstrap, "stores", lambda config: stores)
+    service = bootstrap.service(None, identity.TokenIssuer(keys[0]), {
+        "SMTP_HOST": "relais.example.fr", "SMTP_PORT": "2525", "SMTP_STARTTLS": "true", "SMTP_FROM": "A <a@vitawin.fr>"})
 
-    assert (mailer.host, mailer.port, mailer.starttls, mailer.username) == ("relais.example.fr", 2525, True, None)
+    assert service.mailer == SmtpRelay("relais.example.fr", 2525, starttls=True)
+    assert service.sender == "A <a@vitawin.fr>"
     assert sender_from_env({}) == "Vitawin <no-reply@vitawin.fr>"
     assert sender_from_env({"SMTP_FROM": "A <a@vitawin.fr>", "MAIL_FROM": "B <b@vitawin.fr>"}) == "B <b@vitawin.fr>"
 

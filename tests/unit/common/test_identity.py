@@ -120,3 +120,49 @@ def test_a_service_without_a_public_key_refuses_every_token(issuer):
     app = web.init_app(app, "tests", configure_logging=False)
     answer = app.test_client().get("/who", headers={"Authorization": f"Bearer {issuer.issue('acc-1', 'pupil')}"})
     assert answer.status_code == 401
+
+
+def test_roles_required_checks_the_caller_before_the_view_and_keeps_what_documents_it(verifier, issuer):
+    from flask_smorest import Api, Blueprint
+
+    app = Flask(__name__)
+    app.config.update(API_TITLE="tests", API_VERSION="1", OPENAPI_VERSION="3.0.3")
+    identity.init_app(app, verifier)
+    blp = Blueprint("reports", __name__, url_prefix="/reports")
+    calls = []
+
+    @blp.route("")
+    @identity.roles_required("territory_manager", "partner")
+    @blp.response(200)
+    def reports():
+        """Rapports du territoire"""
+        calls.append(identity.current_caller().subject)
+        return {"ok": True}
+
+    api = Api(web.init_app(app, "tests", configure_logging=False))
+    api.register_blueprint(blp)
+    client = app.test_client()
+
+    assert client.get("/reports").status_code == 401
+    pupil = client.get("/reports", headers={"Authorization": f"Bearer {issuer.issue('acc-1', 'pupil')}"})
+    assert pupil.status_code == 403
+    assert pupil.get_json()["message"] == "Action réservée aux rôles : gestionnaire de territoire, partenaire."
+    assert calls == []
+    partner = client.get("/reports", headers={"Authorization": f"Bearer {issuer.issue('acc-2', 'partner')}"})
+    assert partner.status_code == 200 and calls == ["acc-2"]
+    assert reports.__name__ == "reports" and reports.__doc__ == "Rapports du territoire"
+    operation = api.spec.to_dict()["paths"]["/reports"]["get"]
+    assert operation["summary"] == "Rapports du territoire" and "200" in operation["responses"]
+
+
+def test_roles_required_without_a_role_admits_any_caller_and_refuses_an_unknown_role(app, issuer):
+    @identity.roles_required()
+    def anyone():
+        return identity.current_caller().role
+
+    app.add_url_rule("/anyone", view_func=anyone)
+    client = app.test_client()
+    assert client.get("/anyone").status_code == 401
+    assert client.get("/anyone", headers={"Authorization": f"Bearer {issuer.issue('acc-1', 'pupil')}"}).text == "pupil"
+    with pytest.raises(ValueError, match="admin"):
+        identity.roles_required("admin")
