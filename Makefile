@@ -6,15 +6,27 @@ STAMP := $(VENV)/.installed
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 PACKAGES := common $(sort $(dir $(wildcard services/*/pyproject.toml)))
 
-.PHONY: install run test down token lint-imports clean
+.PHONY: install browser run test down token lint-imports clean
 
-install: $(STAMP)
+WEB_STAMP := web/node_modules/.installed
+
+install: $(STAMP) $(WEB_STAMP)
 
 $(STAMP): requirements.txt requirements.lock common/pyproject.toml $(wildcard services/*/pyproject.toml)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(PIP) -r requirements.txt -c requirements.lock
 	$(PIP) --no-deps $(addprefix -e ,$(PACKAGES))
 	touch $@
+
+# The web app's front-end libraries (Leaflet, its marker clusters; axe-core for the accessibility
+# tests), from the npm registry, exactly as package-lock.json says; the gateway serves them.
+$(WEB_STAMP): web/package.json web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The browser tests drive the machine's Chromium (Debian package), installed here when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || deploy/local/install_chromium.sh
 
 # Starts Kafka (Tansu), MongoDB (SecantusDB), the SMTP sink, every service and the gateway,
 # loads the demo data and prints the URL. Ctrl-C stops everything it started.
@@ -24,7 +36,7 @@ run: install
 	$(BIN)/python deploy/local/stack.py up $(if $(DEMO),--demo $(DEMO)) $(if $(DEMO_ACTORS),--demo-actors $(DEMO_ACTORS))
 
 # Starts what the tests need (tests/conftest.py), runs them all, stops everything.
-test: install
+test: install browser
 	$(BIN)/python -m pytest
 
 # Stops a stack left running by `make run` (by the PIDs in var/run).

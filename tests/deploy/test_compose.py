@@ -211,9 +211,13 @@ def test_every_variable_the_code_reads_without_default_is_set(services):
 
 def test_the_image_points_the_code_at_the_contracts_and_territory_it_copies():
     text = DOCKERFILE.read_text(encoding="utf-8")
-    assert text.splitlines()[[l.startswith("FROM") for l in text.splitlines()].index(True)].split()[1] == "python:3.11-slim"
-    for folder in ("common/", "contracts/", "territories/", "services/"):
+    stages = [line.split() for line in text.splitlines() if line.startswith("FROM")]
+    assert stages[-1][1] == "python:3.11-slim", "the image that runs is Python 3.11"
+    for folder in ("common/", "contracts/", "territories/", "services/", "web/"):
         assert re.search(rf"^COPY\s+{folder}\s", text, re.M), f"{folder} not copied"
+    # the front-end libraries come from the lock file through npm ci, in a stage of their own
+    assert re.search(r"^RUN npm ci\b", text, re.M) and "web/package-lock.json" in text
+    assert dockerfile_env()["WEB_VENDOR_DIR"] == "/app/web/node_modules"
     assert "requirements.lock" in text and "-c " in text, "installs with the lock as constraints"
     env = dockerfile_env()
     assert env["CONTRACTS_DIR"] == "/app/contracts"
