@@ -1,23 +1,42 @@
 """A pledge's lifecycle through the gateway: its events reach Kafka in order, on one key, and
-matching follows them."""
+matching follows them. The pledge belongs to an organisation of the directory; its professional
+(a token with that actor_id) edits, pauses and withdraws it; an anonymous caller and a
+professional of another organisation are refused and publish nothing (the full matrix of who may
+change a pledge is in tests/unit/actors/test_pledge_access.py)."""
 from __future__ import annotations
 
 import pytest
 import requests
 from pymongo import MongoClient
 
-from support import eventually, read_topic, unique_email
+from support import bearer, eventually, read_topic, unique_email
 from vitawin_common.contracts import load
 from vitawin_common.events import from_record
 
 pytestmark = pytest.mark.integration
 
 
+PLACE = {"lat": 48.8150, "lon": 2.5100}  # Champigny-sur-Marne (94017)
+
+
+def organisation(gateway: str, name: str) -> str:
+    """A company registered in the directory (anonymously, as today): its actor_id."""
+    answer = requests.post(f"{gateway}/api/v1/actors", json={
+        "kind": "company", "name": name, "contact_email": unique_email("org"), "siret": "73282932000074",
+        "naf_code": "45.20A", "address": {"street": "8 rue du Tremblay", "postcode": "94500"}, "town": "94017",
+        "location": PLACE})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["actor_id"]
+
+
 def test_a_pledge_edited_paused_and_withdrawn_publishes_its_events_in_order_and_matching_follows(stack):
     api = f"{stack.gateway_url}/api/v1/volunteers"
+    actor_id = organisation(stack.gateway_url, "Garage du Tremblay")
+    professional = bearer(stack.env, "professional", actor_id=actor_id)
+    stranger = bearer(stack.env, "professional", actor_id=organisation(stack.gateway_url, "Carrosserie du Bois"))
     answer = requests.post(api, json={
-        "organisation_name": "Garage du Tremblay", "contact_email": unique_email("garage"),
-        "town": "94017", "location": {"lat": 48.8150, "lon": 2.5100},
+        "organisation_name": "Garage du Tremblay", "contact_email": unique_email("garage"), "actor_id": actor_id,
+        "town": "94017", "location": PLACE,
         "action_types": ["internship", "apprenticeship"],
         "actions": {"internship": {"rome_codes": ["I1604"], "audience": "college", "levels": ["3e"],
                                    "periods": ["2027-W04"], "capacity_per_period": 2},
@@ -27,10 +46,15 @@ def test_a_pledge_edited_paused_and_withdrawn_publishes_its_events_in_order_and_
     vid = pledge["volunteer_id"]
     assert pledge["actions"]["internship"]["rome_jobs"][0]["code"] == "I1604"
 
-    assert requests.patch(f"{api}/{vid}", json={"max_distance_km": 12}).status_code == 200
-    assert requests.post(f"{api}/{vid}/pause").status_code == 200
-    assert requests.delete(f"{api}/{vid}").status_code == 204
-    assert requests.delete(f"{api}/{vid}").status_code == 409
+    anonymous = requests.patch(f"{api}/{vid}", json={"max_distance_km": 12})
+    assert anonymous.status_code == 401 and anonymous.json()["message"] == "Connexion requise.", anonymous.text
+    assert requests.post(f"{api}/{vid}/pause", headers=stranger).status_code == 403
+    assert requests.delete(f"{api}/{vid}", headers=stranger).status_code == 403
+
+    assert requests.patch(f"{api}/{vid}", json={"max_distance_km": 12}, headers=professional).status_code == 200
+    assert requests.post(f"{api}/{vid}/pause", headers=professional).status_code == 200
+    assert requests.delete(f"{api}/{vid}", headers=professional).status_code == 204
+    assert requests.delete(f"{api}/{vid}", headers=professional).status_code == 409
 
     contracts = load(stack.env["CONTRACTS_DIR"])
     def mine(records):

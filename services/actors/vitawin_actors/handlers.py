@@ -53,30 +53,45 @@ def register_volunteer(command: RegisterVolunteer, uow) -> Pledge:
     return pledge
 
 
-def update_volunteer(volunteer_id: str, changes: Mapping[str, Any], uow, now: datetime | None = None) -> Pledge:
+def update_volunteer(volunteer_id: str, changes: Mapping[str, Any], uow, now: datetime | None = None, *,
+                     expected_version: int | None = None) -> Pledge:
     """Edit a pledge (`changes` already validated): fr.vitawin.volunteer.updated.v1 with the new
     state. A change that changes nothing writes and publishes nothing."""
-    return _change(volunteer_id, uow, lambda pledge: pledge.edit(changes, now), "volunteer updated")
+    return _change(volunteer_id, uow, lambda pledge: pledge.edit(changes, now), "volunteer updated",
+                   expected_version)
 
 
-def pause_volunteer(volunteer_id: str, uow, now: datetime | None = None) -> Pledge:
-    return _change(volunteer_id, uow, lambda pledge: pledge.pause(now), "volunteer paused")
+def pause_volunteer(volunteer_id: str, uow, now: datetime | None = None, *,
+                    expected_version: int | None = None) -> Pledge:
+    return _change(volunteer_id, uow, lambda pledge: pledge.pause(now), "volunteer paused", expected_version)
 
 
-def resume_volunteer(volunteer_id: str, uow, now: datetime | None = None) -> Pledge:
-    return _change(volunteer_id, uow, lambda pledge: pledge.resume(now), "volunteer resumed")
+def resume_volunteer(volunteer_id: str, uow, now: datetime | None = None, *,
+                     expected_version: int | None = None) -> Pledge:
+    return _change(volunteer_id, uow, lambda pledge: pledge.resume(now), "volunteer resumed", expected_version)
 
 
-def withdraw_volunteer(volunteer_id: str, uow, now: datetime | None = None) -> Pledge:
+def withdraw_volunteer(volunteer_id: str, uow, now: datetime | None = None, *,
+                       expected_version: int | None = None) -> Pledge:
     """Withdraw a pledge for good: kept for history, fr.vitawin.volunteer.withdrawn.v1."""
-    return _change(volunteer_id, uow, lambda pledge: pledge.withdraw(now), "volunteer withdrawn")
+    return _change(volunteer_id, uow, lambda pledge: pledge.withdraw(now), "volunteer withdrawn",
+                   expected_version)
 
 
-def _change(volunteer_id: str, uow, transition: Callable[[Pledge], Pledge], what: str) -> Pledge:
+def _change(volunteer_id: str, uow, transition: Callable[[Pledge], Pledge], what: str,
+            expected_version: int | None = None) -> Pledge:
     """Read, change and write a pledge with its event in ONE transaction, over the version read
-    (ConcurrentChange otherwise). domain.PledgeConflict when its status forbids the change."""
+    (ConcurrentChange otherwise). domain.PledgeConflict when its status forbids the change.
+    `expected_version`: the version the caller checked (the API authorises the caller on the
+    pledge it read first); ConcurrentChange, and nothing written, if the pledge is no longer at
+    that version, so a change is never applied to a pledge its caller was not authorised on."""
+    def checked(pledge: Pledge) -> Pledge:
+        if expected_version is not None and pledge.version != expected_version:
+            raise ConcurrentChange(volunteer_id)
+        return transition(pledge)
+
     with uow:
-        after, event = _apply(volunteer_id, uow, transition)
+        after, event = _apply(volunteer_id, uow, checked)
         if event is None:
             return after  # nothing changed: leaving the block without commit() writes nothing
         uow.commit()

@@ -1,12 +1,14 @@
-"""In-memory fakes and an app wired to them: no server."""
+"""In-memory fakes and an app wired to them: no server. Access tokens: a key pair of the test run
+(`keys`), apps that trust it (`verified`) and the Authorization header of a token (`bearer`)."""
 from __future__ import annotations
 
 import copy
 
 import pytest
 
-from vitawin_common import contracts
+from vitawin_common import contracts, identity
 from vitawin_common.config import Settings
+from vitawin_common.identity import TokenIssuer, TokenVerifier
 from vitawin_common.testing import InMemoryRepository, InMemoryUnitOfWork
 
 from vitawin_actors import bootstrap
@@ -77,9 +79,36 @@ def uow():
     return uow
 
 
+@pytest.fixture(scope="session")
+def keys() -> tuple[bytes, bytes]:
+    """The key pair of this test run, as PEM: (private, public)."""
+    return identity.generate_keys()
+
+
 @pytest.fixture
-def client(uow, territory):
-    app = create_app(uow_factory=lambda: uow, territory=territory)
+def verified(keys):
+    """verified(app) makes `app` trust the tokens signed with `keys` (what AUTH_PUBLIC_KEY_FILE does
+    in a stack) and returns it."""
+    def trust(app):
+        identity.init_app(app, TokenVerifier(keys[1]))
+        return app
+    return trust
+
+
+@pytest.fixture
+def bearer(keys):
+    """bearer(role, **claims): the Authorization header of a token signed with `keys`, e.g.
+    bearer("professional", actor_id="act-...")."""
+    issuer = TokenIssuer(keys[0])
+
+    def headers(role: str, **claims) -> dict[str, str]:
+        return {"Authorization": f"Bearer {issuer.issue('acc-tests', role, **claims)}"}
+    return headers
+
+
+@pytest.fixture
+def client(uow, territory, verified):
+    app = verified(create_app(uow_factory=lambda: uow, territory=territory))
     return app.test_client()
 
 

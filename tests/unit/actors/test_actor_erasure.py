@@ -39,8 +39,9 @@ def actor_id(client):
 
 
 @pytest.fixture
-def pledges(client, payload, actor_id):
-    """Pledges of the company: one active, one paused, one already withdrawn; and one of nobody."""
+def pledges(client, payload, actor_id, bearer):
+    """Pledges of the company: one active, one paused (by its professional), one already withdrawn
+    (by its professional); and one of nobody."""
     def pledge(name, email, linked=True):
         body = {**copy.deepcopy(payload), "organisation_name": name, "contact_email": email}
         return created(client, VOLUNTEERS, {**body, "actor_id": actor_id} if linked else body)["volunteer_id"]
@@ -49,8 +50,9 @@ def pledges(client, payload, actor_id):
            "paused": pledge("Atelier Martin", "atelier@martin.example.fr"),
            "withdrawn": pledge("Boulangerie des Vignerons", "contact@vignerons.example.fr"),
            "other": pledge("Imprimerie Dalayrac", "contact@imprimerie.example.fr", linked=False)}
-    assert client.post(f"{VOLUNTEERS}/{ids['paused']}/pause").status_code == 200
-    assert client.delete(f"{VOLUNTEERS}/{ids['withdrawn']}").status_code == 204
+    professional = bearer("professional", actor_id=actor_id)
+    assert client.post(f"{VOLUNTEERS}/{ids['paused']}/pause", headers=professional).status_code == 200
+    assert client.delete(f"{VOLUNTEERS}/{ids['withdrawn']}", headers=professional).status_code == 204
     return ids
 
 
@@ -94,12 +96,12 @@ def test_every_linked_pledge_is_withdrawn_and_loses_its_name_and_contact_email(c
     assert uow.volunteers.docs[pledges["other"]] == other_before  # not linked: untouched
 
 
-def test_a_purged_pledge_stays_readable_and_cannot_be_withdrawn_again(client, uow, actor_id, pledges):
+def test_a_purged_pledge_stays_readable_and_cannot_be_withdrawn_again(client, uow, actor_id, pledges, bearer):
     erase(client, uow, actor_id)
     shown = client.get(f"{VOLUNTEERS}/{pledges['active']}")
     assert shown.status_code == 200
     assert shown.get_json()["status"] == "withdrawn" and "contact_email" not in shown.get_json()
-    again = client.delete(f"{VOLUNTEERS}/{pledges['active']}")
+    again = client.delete(f"{VOLUNTEERS}/{pledges['active']}", headers=bearer("territory_manager"))
     assert again.status_code == 409 and again.get_json()["message"] == "L'engagement est déjà retiré."
 
 

@@ -28,7 +28,10 @@ __all__ = ["DESCRIPTION", "Dependencies", "create_app"]
 DESCRIPTION = (
     "Engagements des professionnels du territoire Paris Est Marne et Bois : témoignage métier, "
     "intervention en classe, stage, alternance, mentorat, forum des métiers. Annuaire des acteurs "
-    "(« Vitawiners ») : organisations, établissements scolaires, élèves, gestionnaires de territoire."
+    "(« Vitawiners ») : organisations, établissements scolaires, élèves, gestionnaires de territoire. "
+    "Modifier, mettre en pause, reprendre ou retirer un engagement demande une connexion (en-tête "
+    "« Authorization: Bearer <jeton> ») : celle du professionnel de l'organisation de l'engagement, ou "
+    "d'un gestionnaire de territoire."
 )
 
 

@@ -1,18 +1,39 @@
 """/api/v1/volunteers: professionals pledge to act for pupils of the territory (register, list,
-read, edit, pause, resume, withdraw)."""
+read, edit, pause, resume, withdraw).
+
+Who may do what (the rules are `vitawin_actors.access`; tokens are checked with
+`vitawin_common.identity`):
+- listing and reading pledges is public;
+- registering a pledge (POST) is still open to anyone, anonymous callers included: it will require
+  a signed-in professional (and take the organisation from the token) once the web app's sign-in
+  flow exists; today the demo loader and the tests register pledges anonymously;
+- editing (PATCH), pausing, resuming and withdrawing (DELETE) a pledge are for the professional of
+  its organisation (token `actor_id` = the pledge's `actor_id`) and for territory managers; moving a
+  pledge to another organisation or unlinking it (`actor_id` in a PATCH) for territory managers
+  only.
+
+Those four operations check, in this order, as the requests service does: the caller (401 when
+anonymous, with WWW-Authenticate), the pledge (404 when it does not exist: pledges are public, so
+this tells nobody anything), the caller's right to change it (403 in French; for a PATCH, also the
+right to change `actor_id`, read from the body as sent), the pledge's state (409 once withdrawn),
+and only then the body (422). A refused caller changes nothing, and the body of a refused PATCH is
+not even validated. The change is then made only if the pledge is still at the version the caller
+was authorised on (409 otherwise: it changed in between)."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Callable
 
-from flask import url_for
+from flask import request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, ValidationError, fields, missing, post_load, validate, validates_schema
 
+from vitawin_common import identity
 from vitawin_common.territory import InvalidPlace, Location
 
-from vitawin_actors import handlers
+from vitawin_actors import access, handlers
 from vitawin_actors.api.actions import ActionsSchema
 from vitawin_actors.api.fields import (ACTION_CHOICES, ACTION_TYPE, BBOX_DESCRIPTION, BBOX_EXAMPLE, NUMBER,
                                        BoundingBoxField, RomeCode, VolunteerLocationSchema, _choice, _choices, _deps,
@@ -206,17 +227,50 @@ class Volunteers(MethodView):
 
 
 NOT_FOUND = "Engagement introuvable."
+WITHDRAWN = "L'engagement a été retiré : il ne peut plus être modifié."
 
 
-def _lifecycle(change: Callable, volunteer_id: str):
+def _guarded(operation: str):
+    """The view of `operation` (a key of access.OPERATIONS) on /<volunteer_id>, behind its checks:
+    401 anonymous, 404 unknown pledge, 403 when the caller may not change it (for "edit": nor
+    change its actor_id as the body asks; then 409 once withdrawn). Runs before the body is parsed
+    and validated, so it must be the outermost decorator (functools.wraps keeps flask-smorest's
+    documentation). The view gets the pledge as checked: `pledge` (the stored document)."""
+    def decorate(view):
+        @functools.wraps(view)
+        def checked(self, *args, volunteer_id: str, **kwargs):
+            caller = identity.require_caller()
+            pledge = _deps().uow_factory().volunteers.get(volunteer_id)
+            if pledge is None:
+                abort(404, message=NOT_FOUND)
+            refused = access.change_refused(pledge, caller, operation)
+            if refused is None and operation == "edit":
+                refused = access.relink_refused(pledge, caller, request.get_json(silent=True))
+            if refused is not None:
+                abort(403, message=refused)
+            if operation == "edit" and pledge.get("status") == "withdrawn":
+                abort(409, message=WITHDRAWN)
+            return view(self, *args, volunteer_id=volunteer_id, pledge=pledge, **kwargs)
+        return checked
+    return decorate
+
+
+def _lifecycle(change: Callable, volunteer_id: str, pledge: dict):
+    """Apply `change` (a handler) to the pledge, at the version `pledge` (as checked) has."""
     try:
-        return change(volunteer_id, _deps().uow_factory()).to_document()
+        changed = change(volunteer_id, _deps().uow_factory(), expected_version=int(pledge.get("version", 1)))
+        return changed.to_document()
     except handlers.VolunteerNotFound:
         abort(404, message=NOT_FOUND)
     except PledgeConflict as exc:
         abort(409, message=str(exc))
     except handlers.ConcurrentChange:
         abort(409, message="L'engagement a été modifié entre-temps : relisez-le puis recommencez.")
+
+
+UNAUTHORISED = "Connexion requise"
+REFUSED = ("L'appelant n'est ni le professionnel de l'organisation de l'engagement, ni un gestionnaire de "
+           "territoire")
 
 
 @blp.route("/<volunteer_id>")
@@ -230,53 +284,71 @@ class VolunteerById(MethodView):
             abort(404, message=NOT_FOUND)
         return volunteer
 
+    @_guarded("edit")
     @blp.arguments(VolunteerPatchSchema)
     @blp.response(200, VolunteerSchema)
+    @blp.alt_response(401, description=UNAUTHORISED)
+    @blp.alt_response(403, description=f"{REFUSED} ; ou il change actor_id sans être gestionnaire de "
+                                        f"territoire")
     @blp.alt_response(404, description="Engagement introuvable")
     @blp.alt_response(409, description="Engagement retiré, ou modifié entre-temps")
-    def patch(self, changes: dict, volunteer_id: str):
+    def patch(self, changes: dict, volunteer_id: str, pledge: dict):
         """Modifier un engagement
 
-        N'importe quel champ, au moins un, vérifié comme à l'inscription. Une entrée de `actions`
-        remplace tous les réglages de cette action ; les autres actions gardent les leurs. Un
-        type d'action retiré de `action_types` perd ses réglages. Chaque modification augmente
-        la version de 1 ; un engagement retiré ne se modifie plus (409)."""
-        stored = _deps().uow_factory().volunteers.get(volunteer_id)
-        if stored is None:
-            abort(404, message=NOT_FOUND)
-        if stored.get("status") == "withdrawn":
-            abort(409, message="L'engagement a été retiré : il ne peut plus être modifié.")
-        errors = _patch_errors(changes, stored)
+        Par le professionnel de l'organisation de l'engagement (jeton d'accès dont l'actor_id est
+        celui de l'engagement) ou un gestionnaire de territoire ; changer `actor_id` (rattacher
+        l'engagement à une autre organisation, ou l'en détacher avec null) est réservé aux
+        gestionnaires de territoire. N'importe quel champ, au moins un, vérifié comme à
+        l'inscription. Une entrée de `actions` remplace tous les réglages de cette action ; les
+        autres actions gardent les leurs. Un type d'action retiré de `action_types` perd ses
+        réglages. Chaque modification augmente la version de 1 ; un engagement retiré ne se
+        modifie plus (409)."""
+        errors = _patch_errors(changes, pledge)
         if errors:
             abort(422, errors={"json": errors})
-        return _lifecycle(lambda vid, uow: handlers.update_volunteer(vid, changes, uow), volunteer_id)
+        return _lifecycle(lambda vid, uow, **kw: handlers.update_volunteer(vid, changes, uow, **kw), volunteer_id,
+                          pledge)
 
+    @_guarded("withdraw")
     @blp.response(204)
+    @blp.alt_response(401, description=UNAUTHORISED)
+    @blp.alt_response(403, description=REFUSED)
     @blp.alt_response(404, description="Engagement introuvable")
-    @blp.alt_response(409, description="Engagement déjà retiré")
-    def delete(self, volunteer_id: str):
+    @blp.alt_response(409, description="Engagement déjà retiré, ou modifié entre-temps")
+    def delete(self, volunteer_id: str, pledge: dict):
         """Retirer un engagement
 
+        Par le professionnel de l'organisation de l'engagement ou un gestionnaire de territoire.
         Définitif : l'engagement passe au statut withdrawn, reste lisible pour l'historique et
         n'est plus proposé. Un second retrait répond 409."""
-        _lifecycle(handlers.withdraw_volunteer, volunteer_id)
+        _lifecycle(handlers.withdraw_volunteer, volunteer_id, pledge)
 
 
 @blp.route("/<volunteer_id>/pause")
 class VolunteerPause(MethodView):
+    @_guarded("pause")
     @blp.response(200, VolunteerSchema)
+    @blp.alt_response(401, description=UNAUTHORISED)
+    @blp.alt_response(403, description=REFUSED)
     @blp.alt_response(404, description="Engagement introuvable")
-    @blp.alt_response(409, description="Engagement déjà en pause, ou retiré")
-    def post(self, volunteer_id: str):
-        """Mettre un engagement en pause (il n'est plus proposé jusqu'à sa reprise)"""
-        return _lifecycle(handlers.pause_volunteer, volunteer_id)
+    @blp.alt_response(409, description="Engagement déjà en pause, ou retiré, ou modifié entre-temps")
+    def post(self, volunteer_id: str, pledge: dict):
+        """Mettre un engagement en pause (il n'est plus proposé jusqu'à sa reprise)
+
+        Par le professionnel de l'organisation de l'engagement ou un gestionnaire de territoire."""
+        return _lifecycle(handlers.pause_volunteer, volunteer_id, pledge)
 
 
 @blp.route("/<volunteer_id>/resume")
 class VolunteerResume(MethodView):
+    @_guarded("resume")
     @blp.response(200, VolunteerSchema)
+    @blp.alt_response(401, description=UNAUTHORISED)
+    @blp.alt_response(403, description=REFUSED)
     @blp.alt_response(404, description="Engagement introuvable")
-    @blp.alt_response(409, description="Engagement déjà actif, ou retiré")
-    def post(self, volunteer_id: str):
-        """Reprendre un engagement en pause"""
-        return _lifecycle(handlers.resume_volunteer, volunteer_id)
+    @blp.alt_response(409, description="Engagement déjà actif, ou retiré, ou modifié entre-temps")
+    def post(self, volunteer_id: str, pledge: dict):
+        """Reprendre un engagement en pause
+
+        Par le professionnel de l'organisation de l'engagement ou un gestionnaire de territoire."""
+        return _lifecycle(handlers.resume_volunteer, volunteer_id, pledge)

@@ -1,0 +1,65 @@
+"""Who may change a pledge. Plain Python: the API applies these rules (vitawin_actors.api.pledges).
+
+The object-level rules (pledges belong to this service, so their rules live here):
+- a pledge is edited (PATCH), paused, resumed and withdrawn (DELETE) by the professional of its
+  organisation, i.e. a `professional` whose token's `actor_id` is the pledge's `actor_id`, and by
+  territory managers (moderation; and a pledge linked to no organisation has no professional to
+  change it, only them);
+- linking a pledge to another organisation, or unlinking it (a PATCH whose `actor_id` differs from
+  the stored one), is for territory managers only: a professional cannot hand a pledge over, nor
+  take one;
+- nobody else may change a pledge: pupils, school referents, partners, a professional of another
+  organisation, a professional whose token names no organisation. Anonymous callers are refused
+  before these rules (401, `vitawin_common.identity.require_caller`).
+
+Reading and listing pledges stay public; registering one stays open for now (see the API)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+PROFESSIONAL, TERRITORY_MANAGER = "professional", "territory_manager"
+
+# What each operation does to the pledge, in the French refusals ("peut le ...").
+OPERATIONS = {
+    "edit": "modifier",
+    "pause": "mettre en pause",
+    "resume": "reprendre",
+    "withdraw": "retirer",
+}
+
+
+def may_change(pledge: Mapping[str, Any], caller) -> bool:
+    """Whether `caller` (a `vitawin_common.identity.Caller`) may edit, pause, resume or withdraw the
+    stored pledge `pledge`."""
+    if caller.role == TERRITORY_MANAGER:
+        return True
+    return (caller.role == PROFESSIONAL and caller.actor_id is not None
+            and caller.actor_id == pledge.get("actor_id"))
+
+
+def change_refused(pledge: Mapping[str, Any], caller, operation: str) -> str | None:
+    """None when `caller` may apply `operation` (a key of OPERATIONS) to `pledge`; otherwise why
+    not, in French (the 403's message)."""
+    verb = OPERATIONS[operation]
+    if may_change(pledge, caller):
+        return None
+    if caller.role == PROFESSIONAL and not caller.actor_id:
+        return (f"Jeton d'accès incomplet : il ne nomme pas l'organisation du professionnel ; seul le "
+                f"professionnel de cet engagement, ou un gestionnaire de territoire, peut le {verb}.")
+    if caller.role == PROFESSIONAL and not pledge.get("actor_id"):
+        return (f"Cet engagement n'est lié à aucune organisation de l'annuaire : seul un gestionnaire de "
+                f"territoire peut le {verb}.")
+    return f"Seul le professionnel de cet engagement, ou un gestionnaire de territoire, peut le {verb}."
+
+
+def relink_refused(pledge: Mapping[str, Any], caller, changes: Any) -> str | None:
+    """None unless the PATCH body `changes` (as sent, before validation) changes the pledge's
+    `actor_id` and `caller` is not a territory manager; then why not, in French. Sending the
+    stored `actor_id` again changes nothing and is allowed."""
+    if not isinstance(changes, Mapping) or "actor_id" not in changes:
+        return None
+    if changes["actor_id"] == pledge.get("actor_id") or caller.role == TERRITORY_MANAGER:
+        return None
+    return ("Seul un gestionnaire de territoire peut rattacher un engagement à une autre organisation, "
+            "ou l'en détacher (actor_id).")
