@@ -1,10 +1,13 @@
 """The gateway: the single entry point for clients. It forwards `/api/v1/...` to the service that
-owns the path, serves the merged OpenAPI document and two small French pages, and guards the door
-(vitawin_gateway.security: access tokens, rate limits, CORS, body size, security headers).
+owns the path, serves the merged OpenAPI document and its French documentation page, serves the
+web app (vitawin_gateway.webapp: the pages /, /connexion, /mon-espace, /app-config.json, the app's
+and the vendored libraries' static files), and guards the door (vitawin_gateway.security: access
+tokens, rate limits, CORS, body size, security headers).
 
 Run: `gunicorn -c python:vitawin_common.gunicorn_conf 'vitawin_gateway.app:create_app()'` with
 BIND set; upstreams from ACTORS_URL, REQUESTS_URL, MATCHING_URL, NOTIFY_URL, ACCOUNTS_URL; the
-protections from AUTH_PUBLIC_KEY_FILE and the GATEWAY_* variables listed in security.py."""
+protections from AUTH_PUBLIC_KEY_FILE and the GATEWAY_* variables listed in security.py; the web
+app from WEB_APP_DIR, WEB_VENDOR_DIR, GATEWAY_TILE_URL... listed in webapp.py."""
 from __future__ import annotations
 
 import logging
@@ -16,7 +19,7 @@ from flask import Flask, Response, jsonify, request
 
 from vitawin_common import identity
 from vitawin_common.web import error_response, init_app
-from vitawin_gateway import pages, proxy, security
+from vitawin_gateway import pages, proxy, security, webapp
 from vitawin_gateway.openapi import MergedDocument
 from vitawin_gateway.routing import API_PREFIX, normalize, resolve, upstreams
 
@@ -43,11 +46,14 @@ class _SessionPerProcess:
 
 def create_app(routes=None, session=None, *, timeout=None, openapi_ttl: float | None = None,
                ready_timeout: float | None = None, configure_logging: bool | None = None,
-               security_settings: security.SecuritySettings | None = None) -> Flask:
+               security_settings: security.SecuritySettings | None = None,
+               web_settings: webapp.WebSettings | None = None) -> Flask:
     """`routes`: None (from the environment), a list of Route, or a mapping prefix -> base URL.
     `session`: anything with requests.Session's `request` and `get` (tests pass a fake).
     `security_settings`: the token verifier, rate limits, CORS origins... (None: from the
     environment, see vitawin_gateway.security).
+    `web_settings`: where the web app's files, the vendored libraries and the territory are, and the
+    map tiles (None: from the environment, see vitawin_gateway.webapp).
     Logging is configured as JSON only for the real wiring (no routes nor session given)."""
     settings = security_settings if security_settings is not None else security.SecuritySettings.from_env()
     if configure_logging is None:
@@ -66,9 +72,8 @@ def create_app(routes=None, session=None, *, timeout=None, openapi_ttl: float | 
     app.extensions["vitawin_gateway"] = {"routes": table, "openapi": document}
     identity.init_app(app, settings.verifier)  # init_app below then keeps it (one verifier)
 
-    @app.get("/")
-    def home():
-        return Response(pages.home(), content_type="text/html; charset=utf-8")
+    webapp.install(app, web_settings if web_settings is not None else webapp.WebSettings.from_env(),
+                   settings.tile_origins, pages.unavailable)
 
     @app.get(f"{API_PREFIX}/openapi.json")
     def openapi_json():

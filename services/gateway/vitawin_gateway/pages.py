@@ -1,5 +1,6 @@
-"""The two HTML pages the gateway serves itself, in French, with no script, no inline style and
-nothing fetched from outside (the real web front end comes later)."""
+"""The HTML pages the gateway writes itself, in French, with no script, no inline style and nothing
+fetched from outside: the API's documentation (/api/v1/docs) and the page shown when the web app
+(vitawin_gateway.webapp) is not installed."""
 from __future__ import annotations
 
 from html import escape
@@ -24,20 +25,16 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def home() -> str:
-    return _page("Vitawin — passerelle de l'API", """<header>
-<h1>Vitawin</h1>
+def unavailable(title: str, message: str) -> str:
+    """The page shown instead of the web app's pages when their templates are missing."""
+    return _page(f"{title} — Vitawin", f"""<a class="skip-link" href="#contenu">Aller au contenu</a>
+<header>
+<p><strong>Vitawin</strong></p>
 </header>
-<main>
-<p>Vitawin met en relation des professionnels bénévoles avec les établissements scolaires et les
-élèves qui cherchent un témoignage métier, une intervention en classe, un stage, une alternance,
-un mentorat ou un forum des métiers près de chez eux.</p>
-<p>Cette adresse est la porte d'entrée de l'API de Vitawin. Le site destiné au public arrive
-bientôt ; en attendant, la documentation de l'API est consultable ici :</p>
-<ul>
-<li><a href="/api/v1/docs">Liste des opérations de l'API</a></li>
-<li><a href="/api/v1/openapi.json" type="application/json">Description OpenAPI de l'API (JSON)</a></li>
-</ul>
+<main id="contenu" tabindex="-1">
+<h1>{escape(title, quote=False)} : page indisponible</h1>
+<p>{escape(message, quote=False)}</p>
+<p><a href="/api/v1/docs">Documentation de l'API</a></p>
 </main>""")
 
 

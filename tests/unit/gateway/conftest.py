@@ -11,7 +11,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 GATEWAY_ENVIRONMENT = ("AUTH_PUBLIC_KEY", "AUTH_PUBLIC_KEY_FILE", "APP_URL", "GATEWAY_CORS_ORIGINS",
                        "GATEWAY_RATE_LIMIT", "GATEWAY_AUTH_RATE_LIMIT", "GATEWAY_RATELIMIT_STORAGE_URI",
                        "GATEWAY_TRUSTED_PROXIES", "GATEWAY_MAX_BODY_BYTES", "GATEWAY_TILE_ORIGINS",
-                       "GATEWAY_HSTS", "ACCOUNTS_URL")
+                       "GATEWAY_HSTS", "ACCOUNTS_URL", "WEB_APP_DIR", "WEB_VENDOR_DIR", "GATEWAY_TILE_URL",
+                       "GATEWAY_TILE_ATTRIBUTION")
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
-"""The home page, and forwarding through a real requests.Session to a WSGI server on loopback."""
+"""The home page (the web app's map, tested in test_web_app.py), and forwarding through a real
+requests.Session to a WSGI server on loopback."""
 from __future__ import annotations
 
 import json
@@ -19,10 +20,10 @@ def test_home_page_is_french_accessible_html_with_links_to_the_api_documents():
     assert answer.content_type == "text/html; charset=utf-8"
     html = answer.get_data(as_text=True)
     assert '<html lang="fr">' in html
-    assert "<title>" in html and "<h1>Vitawin</h1>" in html
-    assert "bénévoles" in html
+    assert "<title>" in html and '<p class="site-name"><a href="/" id="nom-du-site">Vitawin</a></p>' in html
+    assert "<h1" in html and "Carte des acteurs" in html
     assert 'href="/api/v1/openapi.json"' in html and 'href="/api/v1/docs"' in html
-    assert "<script" not in html and "http://" not in html and "https://" not in html
+    assert "http://" not in html and "https://" not in html
 
 
 class _Quiet(WSGIRequestHandler):

@@ -404,7 +404,7 @@ def test_security_headers_on_a_page_with_a_csp_that_needs_no_unsafe_inline(sessi
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
     html = answer.get_data(as_text=True)
     assert "<style" not in html and "style=" not in html
-    assert '<link rel="stylesheet" href="/static/gateway.css">' in html
+    assert '<link rel="stylesheet" href="/static/app/css/app.css?v=' in html
 
 
 def test_the_pages_stylesheet_is_served_by_the_gateway(session):
