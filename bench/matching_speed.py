@@ -12,8 +12,8 @@ search.index_offers, the domain Volunteer as payload, as IndexFollower.load does
 the same random requests (domain Request objects) three ways in the same run, request after
 request, one pass each:
 - "index": VolunteerIndex.nearest (or .nearby for "all") with, as its `accept` predicate, the
-  service's own: `rules.eligible(request, volunteer, usage, today, distance=distance)` (rules.check's
-  rules, stopped at the first broken one), as search.Search builds it, except that `usage` is the pair's real counters (a rules.Usage built
+  service's own: `not rules.check(request, volunteer, usage, today, distance=distance)`, as
+  search.Search builds it, except that `usage` is the pair's real counters (a rules.Usage built
   from in-memory counters, `Counters` below, standing in for MongoDB's) where the service passes
   an empty Usage and reads the counters afterwards. So every hard rule of rules.check applies;
 - "scan of all offers (issue's reference)": one numpy table of every located offer of every
@@ -38,9 +38,9 @@ wall-clock p99 is mostly that wait).
 A fourth row per size times the service's own path per request: search.candidates_for(uow,
 request, Search(index=...), needed=request.slots(extra=k - 1)) with k = --top-k (3, as
 handlers.propose_volunteers calls it before writing any proposal): the --pool (50, MATCHING_POOL)
-nearest located offers that pass rules.eligible without counters, plus the remote offers when the
+nearest located offers that pass rules.check without counters, plus the remote offers when the
 request's kind accepts remote, the counters read in one call (`Counters.counts_many`, the
-in-memory stand-in of MongoUsage.counts_many), rules.eligible again with the counters, the ranking
+in-memory stand-in of MongoUsage.counts_many), rules.check again with the counters, the ranking
 (ranking.rank, with priority towns) and the sort; widening fourfold when fewer than needed pass.
 Every candidate it returns is checked again with rules.check and the full counters.
 
@@ -167,9 +167,8 @@ TERRITORY = ((48.76, 48.87), (2.38, 2.60))
 KM_PER_DEGREE = math.pi * EARTH_RADIUS_KM / 180
 EMPTY: dict = {}
 
-RULES_INDEX = ("rules.eligible (rules.check's 8 hard rules, stopped at the first broken: 1 action + active, "
-               "5 distance, 2 audience + levels, 4 modality, 3 availability, 6 capacity, 7 weekly cap, "
-               "8 request open), as the `accept` "
+RULES_INDEX = ("rules.check, all 8 hard rules (1 action + active, 2 audience + levels, 3 availability, "
+               "4 modality, 5 distance, 6 capacity, 7 weekly cap, 8 request open), as the `accept` "
                "predicate of VolunteerIndex.nearest/.nearby, with the pair's counters (rules.Usage from "
                "in-memory counters)")
 RULES_SCAN = ("numpy masks, exact equivalents of rules 1-7 (action type [scan of all offers only; "
@@ -178,8 +177,8 @@ RULES_SCAN = ("numpy masks, exact equivalents of rules 1-7 (action type [scan of
               "modality, distance within both limits, capacity per week or in total, weekly cap); rule 8 "
               "(request open) is a scalar per request, not a mask")
 RULES_SERVICE = ("search.candidates_for as handlers.propose_volunteers calls it: index pool of the "
-                 "--pool nearest located offers passing rules.eligible without counters, + remote offers "
-                 "when the kind accepts remote, counters in one counts_many call, rules.eligible with them, "
+                 "--pool nearest located offers passing rules.check without counters, + remote offers "
+                 "when the kind accepts remote, counters in one counts_many call, rules.check with them, "
                  "ranking.rank (6 criteria), sort; widening x4 while fewer than needed")
 
 
@@ -418,8 +417,8 @@ def service_predicate(request: Request, counters: Counters):
     action_type = request.action_type
 
     def accept(volunteer_id: str, distance: float, volunteer: Volunteer) -> bool:
-        return rules.eligible(request, volunteer, counters.usage(volunteer_id, action_type), TODAY,
-                              distance=distance)
+        return not rules.check(request, volunteer, counters.usage(volunteer_id, action_type), TODAY,
+                               distance=distance)
     return accept
 
 

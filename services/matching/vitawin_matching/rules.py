@@ -34,7 +34,7 @@ from vitawin_matching.domain import (ALL, APPRENTICESHIP, DEFAULT_EXTRA_PROPOSAL
 __all__ = ["Broken", "Usage", "RULES", "km", "MODALITIES_BY_KIND", "KIND_BY_REQUESTER_AND_ACTION", "kind_of",
            "iso_week", "distance_km", "pair_distance_km", "check_action", "check_audience",
            "check_availability", "check_modality", "check_distance", "check_capacity",
-           "check_weekly_cap", "check_request_open", "check", "eligible"]
+           "check_weekly_cap", "check_request_open", "check"]
 
 RULES = ("action", "audience", "availability", "modality", "distance", "capacity", "weekly_cap",
          "request_open")
@@ -265,23 +265,3 @@ def check(request: Request, volunteer: Volunteer, usage: Usage, today: date, *,
                    check_capacity(request, offer, usage), check_weekly_cap(offer, usage, today)]
     broken.append(check_request_open(request, usage, extra))
     return [b for b in broken if b is not None]
-
-
-def eligible(request: Request, volunteer: Volunteer, usage: Usage, today: date, *,
-             extra: int = DEFAULT_EXTRA_PROPOSALS, distance: float | None = None) -> bool:
-    """`not check(...)`, for the searches' predicates: the same rules, stopped at the first one
-    broken, the ones that most often break first (the search judges dozens of candidates a
-    request, most of them refused), so that only one French reason is ever written. The
-    equivalence is tested (tests/unit/matching/test_rules_properties.py)."""
-    if check_action(request, volunteer) is not None:
-        return False
-    offer = volunteer.offer(request.action_type)
-    if offer is None:  # pledged but without settings: check reports only what it can judge
-        return check_request_open(request, usage, extra) is None
-    return (check_distance(request, volunteer, offer, distance) is None
-            and check_audience(request, offer) is None
-            and check_modality(request, offer) is None
-            and check_availability(request, offer) is None
-            and check_capacity(request, offer, usage) is None
-            and check_weekly_cap(offer, usage, today) is None
-            and check_request_open(request, usage, extra) is None)

@@ -111,7 +111,7 @@ def _volunteer_pool(uow, request: Request, search: Search, size: int) -> tuple[d
     loc, today = request.location, search.today()
 
     def eligible(volunteer_id, distance, volunteer) -> bool:  # the rules that need no counter
-        return rules.eligible(request, volunteer, rules.Usage(), today, distance=distance)
+        return not rules.check(request, volunteer, rules.Usage(), today, distance=distance)
     # The ranking sees the `pool` nearest eligible offers, not every offer in reach: at the scale
     # of a region a 10 km disc holds up to 200,000 offers (bench/README.md).
     hits = search.index.nearest(request.action_type, loc.lat, loc.lon, request.max_distance_km, size,
@@ -165,7 +165,8 @@ def _evaluate(uow, request: Request, search: Search, size: int) -> tuple[list[Ca
     near = []
     for volunteer in pool.values():
         distance = distance_km(request.location, volunteer.location)
-        if rules.eligible(request, volunteer, rules.Usage(), today, distance=distance):
+        static = rules.check(request, volunteer, rules.Usage(), today, distance=distance)
+        if not static:
             near.append((volunteer, distance))
     if not near:
         return [], more
@@ -173,7 +174,7 @@ def _evaluate(uow, request: Request, search: Search, size: int) -> tuple[list[Ca
     found = []
     for volunteer, distance in near:
         usage, stats = usage_of(counts.get(volunteer.volunteer_id, {}), today)
-        if not rules.eligible(request, volunteer, usage, today, distance=distance):
+        if rules.check(request, volunteer, usage, today, distance=distance):
             continue
         ranked = rank(request, volunteer, distance, stats, search.priorities, search.weights)
         found.append(Candidate(request, volunteer, distance, ranked))
@@ -197,7 +198,7 @@ def requests_for(uow, volunteer: Volunteer, k: int, search: Search = DEFAULT_SEA
         for request in requests:
             distance = distance_km(request.location, volunteer.location)
             usage, stats = usage_of(counts.get(volunteer.volunteer_id, {}), today)
-            if not rules.eligible(request, volunteer, usage, today, distance=distance):
+            if rules.check(request, volunteer, usage, today, distance=distance):
                 continue
             found.append(Candidate(request, volunteer, distance,
                                    rank(request, volunteer, distance, stats, search.priorities, search.weights)))

@@ -384,27 +384,6 @@ def test_check_reports_exactly_the_rules_whose_own_function_is_broken(pair):
     assert all(b.rule in rules.RULES and b.reason for b in broken)
 
 
-@SETTINGS
-@given(pairs())
-def test_eligible_says_what_check_says(pair):
-    """rules.eligible, the searches' predicate, stops at the first broken rule: same answer."""
-    req, vol, usage, today, hidden = pair
-    request, volunteer = parse(req, vol, hidden)
-    assert rules.eligible(request, volunteer, usage, today) == (rules.check(request, volunteer, usage, today) == [])
-    distance = rules.pair_distance_km(request, volunteer)
-    assert rules.eligible(request, volunteer, usage, today, distance=distance) == expected_eligible(
-        req, vol, usage, today, hidden)
-
-
-@pytest.mark.parametrize("kind", sorted(KINDS) + ["v1"])
-@settings(SETTINGS, max_examples=100)
-@given(data=st.data())
-def test_eligible_says_what_check_says_on_pairs_that_just_miss_one_rule(kind, data):
-    req, vol, usage, today, hidden = data.draw(pairs(near_misses_only=True, kind=kind))
-    request, volunteer = parse(req, vol, hidden)
-    assert rules.eligible(request, volunteer, usage, today) == (rules.check(request, volunteer, usage, today) == [])
-
-
 @settings(SETTINGS, max_examples=600)
 @given(pairs())
 def test_an_accepted_pair_is_within_both_distance_limits_unless_remote(pair):
