@@ -84,7 +84,7 @@ def proposal(stack, mongo):
     return {"proposal_id": doc["_id"], "email": email, "actor_id": actor_id}
 
 
-def test_a_professional_signs_in_from_the_email_and_accepts_its_proposal(stack, browser, proposal):
+def test_a_professional_signs_in_from_the_email_and_accepts_its_proposal(stack, browser, proposal, mongo):
     page = browser.new_page(viewport=PHONE, locale="fr-FR")
     page.goto(f"{stack.gateway_url}/connexion")
     page.get_by_label("Adresse e-mail").fill(proposal["email"])
@@ -113,9 +113,8 @@ def test_a_professional_signs_in_from_the_email_and_accepts_its_proposal(stack, 
     shot(page, "4-proposition-acceptee")
     page.close()
 
-    def accepted(mongo=MongoClient(stack.env["MONGODB_URI"])):
-        return mongo.vitawin_matching.proposals.find_one({"_id": proposal["proposal_id"], "status": "accepted"})
-    assert eventually(accepted, message="the acceptance in matching")
+    assert eventually(lambda: mongo.vitawin_matching.proposals.find_one(
+        {"_id": proposal["proposal_id"], "status": "accepted"}), message="the acceptance in matching")
 
 
 def test_the_map_page_lists_what_is_on_the_map_for_those_who_cannot_use_a_map(stack, browser, proposal):
