@@ -134,3 +134,17 @@ def register_school(gateway: str, mongo, *, town: str = "94080", location: dict 
     eventually(lambda: mongo.vitawin_requests.schools.find_one({"_id": uai}), timeout=timeout,
                message=f"school {uai} in the requests service's read model")
     return {**answer.json(), "contact_email": body["contact_email"]}
+
+
+def register_organisation(gateway: str, name: str, *, town: str, location: dict, email: str | None = None,
+                          naf_code: str = "10.71C") -> str:
+    """A company registered through the gateway (anonymously, as the directory allows today), at
+    `location` in `town` (INSEE code); its actor_id."""
+    import requests as http
+
+    answer = http.post(f"{gateway}/api/v1/actors", json={
+        "kind": "company", "name": name, "contact_email": email or unique_email("org"), "siret": "73282932000074",
+        "naf_code": naf_code, "address": {"street": "1 rue de la Gare", "postcode": "94000"}, "town": town,
+        "location": location})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["actor_id"]

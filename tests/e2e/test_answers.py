@@ -9,7 +9,8 @@ import pytest
 import requests
 from pymongo import MongoClient
 
-from support import bearer, eventually, headers, next_school_day, read_topic, register_school, unique_email
+from support import (bearer, eventually, headers, next_school_day, read_topic, register_organisation, register_school,
+                     unique_email)
 from vitawin_common.contracts import load
 
 pytestmark = pytest.mark.integration
@@ -17,21 +18,12 @@ pytestmark = pytest.mark.integration
 SPOT = {"lat": 48.8040, "lon": 2.4700}  # Saint-Maur-des-Fossés, west: no other test goes there
 
 
-def organisation(gateway: str, name: str) -> str:
-    answer = requests.post(f"{gateway}/actors", json={
-        "kind": "company", "name": name, "contact_email": unique_email("org"), "siret": "73282932000074",
-        "naf_code": "10.71C", "address": {"street": "2 rue du Pont", "postcode": "94100"}, "town": "94068",
-        "location": SPOT})
-    assert answer.status_code == 201, answer.text
-    return answer.json()["actor_id"]
-
-
 def test_a_decline_brings_the_next_candidate_and_an_acceptance_fulfils_the_request(stack):
     gateway, env = f"{stack.gateway_url}/api/v1", stack.env
     mongo = MongoClient(env["MONGODB_URI"], tz_aware=True)
     pros = {}
     for i, offset in enumerate((0.001, 0.002, 0.003, 0.004)):  # nearest first
-        actor_id = organisation(gateway, f"Imprimerie du Port {i}")
+        actor_id = register_organisation(stack.gateway_url, f"Imprimerie du Port {i}", town="94068", location=SPOT)
         answer = requests.post(f"{gateway}/volunteers", json={
             "organisation_name": f"Imprimerie du Port {i}", "contact_email": unique_email("pro"), "actor_id": actor_id,
             "town": "94068", "location": {"lat": SPOT["lat"] + offset, "lon": SPOT["lon"]},

@@ -10,7 +10,7 @@ import pytest
 import requests
 from pymongo import MongoClient
 
-from support import bearer, eventually, next_school_day, register_school, unique_email
+from support import bearer, eventually, next_school_day, register_organisation, register_school, unique_email
 
 pytestmark = pytest.mark.integration
 
@@ -21,22 +21,13 @@ CALLERS = ("anonymous", "pupil", "partner", "professional A", "professional B", 
            "territory manager")
 
 
-def organisation(api: str, name: str, place: dict, town: str) -> str:
-    answer = requests.post(f"{api}/actors", json={
-        "kind": "company", "name": name, "contact_email": unique_email("org"), "siret": "73282932000074",
-        "naf_code": "10.71C", "address": {"street": "3 avenue du Bois", "postcode": "94160"}, "town": town,
-        "location": place})
-    assert answer.status_code == 201, answer.text
-    return answer.json()["actor_id"]
-
-
 @pytest.fixture(scope="module")
 def world(stack):
     api, env = f"{stack.gateway_url}/api/v1", stack.env
     mongo = MongoClient(env["MONGODB_URI"], tz_aware=True)
     orgs = {}
     for label, place in (("A", SPOT), ("B", FAR)):
-        actor_id = organisation(api, f"Atelier {label}", place, TOWN[label])
+        actor_id = register_organisation(stack.gateway_url, f"Atelier {label}", town=TOWN[label], location=place)
         pledge = requests.post(f"{api}/volunteers", json={
             "organisation_name": f"Atelier {label}", "contact_email": unique_email("pro"), "actor_id": actor_id,
             "town": TOWN[label], "location": place, "action_types": ["testimony"], "max_distance_km": 2})

@@ -9,7 +9,7 @@ import pytest
 import requests
 from pymongo import MongoClient
 
-from support import bearer, eventually, read_topic, unique_email
+from support import bearer, eventually, read_topic, register_organisation, unique_email
 from vitawin_common.contracts import load
 from vitawin_common.events import from_record
 
@@ -19,21 +19,13 @@ pytestmark = pytest.mark.integration
 PLACE = {"lat": 48.8150, "lon": 2.5100}  # Champigny-sur-Marne (94017)
 
 
-def organisation(gateway: str, name: str) -> str:
-    """A company registered in the directory (anonymously, as today): its actor_id."""
-    answer = requests.post(f"{gateway}/api/v1/actors", json={
-        "kind": "company", "name": name, "contact_email": unique_email("org"), "siret": "73282932000074",
-        "naf_code": "45.20A", "address": {"street": "8 rue du Tremblay", "postcode": "94500"}, "town": "94017",
-        "location": PLACE})
-    assert answer.status_code == 201, answer.text
-    return answer.json()["actor_id"]
-
-
 def test_a_pledge_edited_paused_and_withdrawn_publishes_its_events_in_order_and_matching_follows(stack):
     api = f"{stack.gateway_url}/api/v1/volunteers"
-    actor_id = organisation(stack.gateway_url, "Garage du Tremblay")
+    garage = {"town": "94017", "location": PLACE, "naf_code": "45.20A"}
+    actor_id = register_organisation(stack.gateway_url, "Garage du Tremblay", **garage)
     professional = bearer(stack.env, "professional", actor_id=actor_id)
-    stranger = bearer(stack.env, "professional", actor_id=organisation(stack.gateway_url, "Carrosserie du Bois"))
+    stranger = bearer(stack.env, "professional",
+                      actor_id=register_organisation(stack.gateway_url, "Carrosserie du Bois", **garage))
     answer = requests.post(api, json={
         "organisation_name": "Garage du Tremblay", "contact_email": unique_email("garage"), "actor_id": actor_id,
         "town": "94017", "location": PLACE,

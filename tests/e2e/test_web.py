@@ -18,7 +18,8 @@ import requests
 from playwright.sync_api import expect, sync_playwright
 from pymongo import MongoClient
 
-from support import bearer, eventually, mails_to, next_school_day, register_school, unique_email
+from support import (bearer, eventually, mails_to, next_school_day, register_organisation, register_school,
+                     unique_email)
 
 pytestmark = pytest.mark.integration
 
@@ -62,12 +63,8 @@ def proposal(stack, mongo):
     and the professional's contact e-mail."""
     api, env = f"{stack.gateway_url}/api/v1", stack.env
     email = unique_email("web-pro")
-    made = requests.post(f"{api}/actors", json={
-        "kind": "company", "name": "Menuiserie du Château", "contact_email": email, "siret": "73282932000074",
-        "naf_code": "16.23Z", "address": {"street": "5 rue du Château", "postcode": "94300"}, "town": "94080",
-        "location": SPOT})
-    assert made.status_code == 201, made.text
-    actor_id = made.json()["actor_id"]
+    actor_id = register_organisation(stack.gateway_url, "Menuiserie du Château", town="94080", location=SPOT,
+                                     email=email, naf_code="16.23Z")
     pledge = requests.post(f"{api}/volunteers", json={
         "organisation_name": "Menuiserie du Château", "contact_email": email, "actor_id": actor_id,
         "town": "94080", "location": SPOT, "action_types": ["testimony"], "max_distance_km": 2})
