@@ -1,5 +1,6 @@
 """The gateway: the single entry point for clients. It forwards `/api/v1/...` to the service that
-owns the path, serves the merged OpenAPI document and its French documentation page, serves the
+owns the path, serves the merged OpenAPI document and its French documentation (/api/v1/docs,
+interactive with Swagger UI; /api/v1/docs/liste, a plain list without JavaScript), serves the
 web app (vitawin_gateway.webapp: the pages /, /connexion, /mon-espace, /app-config.json, the app's
 and the vendored libraries' static files), and guards the door (vitawin_gateway.security: access
 tokens, rate limits, CORS, body size, security headers).
@@ -72,8 +73,8 @@ def create_app(routes=None, session=None, *, timeout=None, openapi_ttl: float | 
     app.extensions["vitawin_gateway"] = {"routes": table, "openapi": document}
     identity.init_app(app, settings.verifier)  # init_app below then keeps it (one verifier)
 
-    webapp.install(app, web_settings if web_settings is not None else webapp.WebSettings.from_env(),
-                   settings.tile_origins, pages.unavailable)
+    web = webapp.install(app, web_settings if web_settings is not None else webapp.WebSettings.from_env(),
+                         settings.tile_origins, pages.unavailable)
 
     @app.get(f"{API_PREFIX}/openapi.json")
     def openapi_json():
@@ -81,7 +82,12 @@ def create_app(routes=None, session=None, *, timeout=None, openapi_ttl: float | 
 
     @app.get(f"{API_PREFIX}/docs")
     def docs():
-        return Response(pages.docs(document.get_document()), content_type="text/html; charset=utf-8")
+        return Response(pages.docs(document.get_document(), web.swagger_ui()),
+                        content_type="text/html; charset=utf-8")
+
+    @app.get(pages.LIST_URL)
+    def docs_list():
+        return Response(pages.operations_list(document.get_document()), content_type="text/html; charset=utf-8")
 
     def forward(rest: str = ""):
         route = None if proxy.has_dot_segment(request.path) else resolve(table, request.path)

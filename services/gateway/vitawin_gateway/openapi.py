@@ -4,7 +4,14 @@ Paths are merged (only those the gateway really routes to that service). Compone
 kind by kind (schemas, responses, parameters...): a name defined identically by two services is
 kept once; a name defined differently is a conflict, logged as an error, and the later definition
 is renamed `<service>_<name>` with every `$ref` of that service's document rewritten to it. A
-service whose document cannot be fetched is listed in `x-missing-services` instead of failing."""
+service whose document cannot be fetched is listed in `x-missing-services` instead of failing.
+
+The gateway adds what no single service says: how to authenticate. Every operation is open to
+anonymous callers and to callers with a Bearer access token (each service then decides what they
+may do), so the document declares the `jeton` scheme (HTTP Bearer, JWT) and the root requirement
+`[{"jeton": []}, {}]` (a token, or none): Swagger UI's Authorize button then sends the token with
+every "Try it out". API keys are no scheme of their own: a partner exchanges its key for an access
+token (client_credentials grant of POST /api/v1/auth/token), then sends that token."""
 from __future__ import annotations
 
 import copy
@@ -25,6 +32,23 @@ DESCRIPTION = (
     "la passerelle ; ce document réunit ceux des services."
 )
 REF_PREFIX = "#/components/"
+BEARER_SCHEME = "jeton"
+SECURITY_SCHEMES = {
+    BEARER_SCHEME: {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": (
+            "Jeton d'accès Vitawin (JWT, valable 15 minutes), envoyé dans l'en-tête "
+            "`Authorization: Bearer <jeton>`. Pour l'obtenir : connectez-vous sur le site avec le lien "
+            "de connexion reçu par e-mail, ou échangez une clé d'API contre un jeton avec "
+            "`POST /api/v1/auth/token` et le corps JSON `{\"grant_type\": \"client_credentials\", "
+            "\"client_id\": \"…\", \"client_secret\": \"…\"}` (champ `access_token` de la réponse). "
+            "Sans jeton, seules les opérations publiques répondent."
+        ),
+    },
+}
+SECURITY = [{BEARER_SCHEME: []}, {}]  # a token, or none: each service decides what anonymous callers may do
 
 
 def _rename(name: str, service: str, taken) -> str:
@@ -95,8 +119,11 @@ def merge_documents(documents: Iterable[tuple[str, dict]], routes: Iterable[Rout
         "openapi": "3.0.3",
         "info": {"title": TITLE, "version": "1.0.0", "description": DESCRIPTION},
         "servers": [{"url": "/"}],
+        "security": copy.deepcopy(SECURITY),
         "paths": {},
-        "components": {},
+        # The gateway's scheme first: a service's scheme of the same name and another content is
+        # renamed like any conflicting component.
+        "components": {"securitySchemes": copy.deepcopy(SECURITY_SCHEMES)},
         "tags": [],
         "x-missing-services": list(missing),
     }
