@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 PACKAGES := common $(sort $(dir $(wildcard services/*/pyproject.toml)))
 
-.PHONY: install browser run test down token lint-imports clean
+.PHONY: install browser promtool run test down token lint-imports clean
 
 WEB_STAMP := web/node_modules/.installed
 
@@ -31,12 +31,20 @@ browser:
 # Starts Kafka (Tansu), MongoDB (SecantusDB), the SMTP sink, every service and the gateway,
 # loads the demo data and prints the URL. Ctrl-C stops everything it started.
 # DEMO=territory also loads a generated territory of 60,000 actors with pledges (DEMO_ACTORS=N for
-# another size); DEMO=none loads nothing.
+# another size); DEMO=none loads nothing. WORKERS="matching=2 notify=2" runs that many worker
+# processes of those services (one each otherwise): they share the partitions of their topics.
 run: install
-	$(BIN)/python deploy/local/stack.py up $(if $(DEMO),--demo $(DEMO)) $(if $(DEMO_ACTORS),--demo-actors $(DEMO_ACTORS))
+	$(BIN)/python deploy/local/stack.py up $(if $(DEMO),--demo $(DEMO)) $(if $(DEMO_ACTORS),--demo-actors $(DEMO_ACTORS)) $(if $(WORKERS),--workers "$(WORKERS)")
+
+# The alert tests (tests/deploy/test_alerts.py) check the Prometheus config and rules with promtool,
+# taken from Debian's prometheus package into .venv/bin when missing.
+promtool: $(BIN)/promtool
+
+$(BIN)/promtool: | $(STAMP)
+	deploy/local/install_promtool.sh $@
 
 # Starts what the tests need (tests/conftest.py), runs them all, stops everything.
-test: install browser
+test: install browser promtool
 	$(BIN)/python -m pytest
 
 # Stops a stack left running by `make run` (by the PIDs in var/run).

@@ -49,6 +49,7 @@ class ConsumerLoop:
         self.group_id = group_id
         self.dead_letter_limit = dead_letter_limit
         self.dead_lettered = 0
+        self._lag_reported: set[TopicPartition] = set()
         self.batch_handlers = batch_handlers or {}
         missing = set(self.batch_handlers) - set(handlers)
         if missing:  # a poison batch falls back to the single-event handlers
@@ -140,11 +141,22 @@ class ConsumerLoop:
             done.clear()
 
     def _report_lag(self) -> None:
-        for tp in self.consumer.assignment():
+        """The lag of each partition this consumer holds. A partition it lost in a rebalance is
+        dropped from the gauge: its new holder reports it, and a stale figure here would keep a
+        lag alert firing (or hide one) after the scale-out that fixed it."""
+        assignment = set(self.consumer.assignment())
+        for tp in self._lag_reported - assignment:
+            try:
+                metrics.CONSUMER_LAG.remove(self.service, tp.topic, str(tp.partition))
+            except KeyError:
+                pass
+        self._lag_reported &= assignment
+        for tp in assignment:
             high = self.consumer.highwater(tp)
             if high is not None:
                 lag = max(high - self.consumer.position(tp), 0)
                 metrics.CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(lag)
+                self._lag_reported.add(tp)
 
     def run(self, stop: threading.Event) -> None:
         failures = 0

@@ -18,6 +18,8 @@ import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
+from vitawin_common import metrics
+
 TRUE = {"1", "true", "yes", "on"}
 
 
@@ -57,7 +59,20 @@ class SmtpRelay:
 
     def send(self, message: EmailMessage) -> None:
         """Hand `message` to the relay on its own session; RecipientRefused or MailUnavailable
-        (raised `from None`: the smtplib error and its text are not chained) when it could not."""
+        (raised `from None`: the smtplib error and its text are not chained) when it could not.
+        Each outcome is counted in `vitawin_emails_total`, by the message's X-Vitawin-Template."""
+        template = str(message.get("X-Vitawin-Template") or "unknown")[:60]
+        try:
+            self._send(message)
+        except RecipientRefused:
+            metrics.EMAILS.labels(template, "refused").inc()
+            raise
+        except MailUnavailable:
+            metrics.EMAILS.labels(template, "unavailable").inc()
+            raise
+        metrics.EMAILS.labels(template, "sent").inc()
+
+    def _send(self, message: EmailMessage) -> None:
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 if self.starttls:

@@ -22,6 +22,9 @@ EVENTS_PUBLISHED = Counter("vitawin_events_published_total", "Events published f
                            ["service", "topic"])
 OUTBOX_BACKLOG = Gauge("vitawin_outbox_backlog", "Outbox entries not yet published",
                        ["service"], multiprocess_mode="max")
+EMAILS = Counter("vitawin_emails_total", "E-mails handed to the SMTP relay, by template and outcome "
+                 "(sent; refused: 5xx for every recipient; unavailable: anything else, to retry)",
+                 ["template", "outcome"])
 
 
 def registry() -> CollectorRegistry:

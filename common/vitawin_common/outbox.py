@@ -85,6 +85,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self._last_count = float("-inf")
         self._renew_after = float("-inf")
+        self._reporting = False
 
     def _hold_lease(self) -> bool:
         """Hold the lease, renewing it only once half of it has passed: one write every few
@@ -110,10 +111,23 @@ class OutboxRelay:
         self._renew_after = float("-inf")
         self.leases.delete_one({"_id": "relay", "owner": self.owner})
 
+    def _stop_reporting_backlog(self) -> None:
+        """A standby relay (another worker holds the lease) says nothing about the backlog: a
+        figure left from when it held the lease would stay on its /metrics and mislead the
+        outbox alert (`max by (service)` over the workers)."""
+        if self._reporting:
+            self._reporting = False
+            self._last_count = float("-inf")
+            try:
+                metrics.OUTBOX_BACKLOG.remove(self.service)
+            except KeyError:
+                pass
+
     def _report_backlog(self, batch_length: int) -> None:
         """A short batch means the backlog is empty once it is sent. Counting a long backlog is
         slow (about 6 s on SecantusDB at 65,000 entries), so it is counted at most every 15 s."""
         now = time.monotonic()
+        self._reporting = True
         if batch_length < self.batch_size:
             metrics.OUTBOX_BACKLOG.labels(self.service).set(0)
         elif now - self._last_count >= 15:
@@ -123,6 +137,7 @@ class OutboxRelay:
     def relay_once(self) -> int:
         """Publish one batch; return how many entries were published."""
         if not self._hold_lease():
+            self._stop_reporting_backlog()
             return 0
         batch = list(self.entries.find({"sent_at": None}).sort([("seq", ASCENDING), ("_id", ASCENDING)]).limit(self.batch_size))
         self._report_backlog(len(batch))

@@ -22,14 +22,11 @@ LIMIT_KM = 1.0
 
 
 def test_two_workers_make_every_eligible_proposal_once(stack):
-    second = "matching-worker-2"
-    port = int(stack.env["MATCHING_WORKER_PORT"]) + 1000
-    stack.commands[second] = re.sub(r"METRICS_PORT=\S+", f"METRICS_PORT={port}", stack.commands["matching-worker"])
-    stack.start(second)
+    stack.scale_workers("matching", 2)  # matching-worker-2, on its own metrics port
     try:
-        _run(stack, port)
+        _run(stack, stack.worker_port("matching", 2))
     finally:
-        stack.stop(second)
+        stack.scale_workers("matching", 1)
 
 
 def _run(stack, second_port: int):
