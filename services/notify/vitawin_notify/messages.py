@@ -56,9 +56,10 @@ DEFAULT_ANSWER_DAYS = 7  # matching's MATCHING_ANSWER_DAYS default
 # Pages of the platform the emails link to, under `app_url` (the web front end's base URL).
 REQUEST_PAGE = "/demandes/{request_id}"
 PLEDGE_PAGE = "/engagements/{volunteer_id}"
-NEW_PLEDGE_PAGE = "/engagements/nouveau"
-REQUESTS_PAGE = "/demandes"
-TERRITORY_PAGE = "/territoire"
+NEW_PLEDGE_PAGE = "/engagement"  # the web app's pledge form
+REQUESTS_PAGE = "/demande"  # the web app's request form
+TERRITORY_PAGE = "/tableau-de-bord"  # the territory dashboard
+MY_SPACE_PAGE = "/mon-espace"
 
 # --- French words --------------------------------------------------------------------------------
 KIND_LABELS = {
@@ -589,7 +590,7 @@ def digest_of_emails(event_id: str, to: str, emails: Sequence[Email], territory:
         context = email.context
         title = one_line(email.subject).removeprefix("Vitawin : ")
         url = next((context[k] for k in ("request_url", "pledge_url", "accept_url") if context.get(k)),
-                   page_url(app_url, REQUESTS_PAGE))
+                   page_url(app_url, MY_SPACE_PAGE))
         extra = [{"text": "Refuser", "url": context["decline_url"]}] if context.get("decline_url") and url == context.get("accept_url") else []
         summary_parts = [context[k] for k in ("request_town", "distance") if context.get(k)]
         lines.append({"title": capitalise(title), "summary": ", ".join(str(p) for p in summary_parts) or "voir le détail",
