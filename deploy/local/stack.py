@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -27,12 +28,12 @@ ROOT = Path(__file__).resolve().parents[2]
 PROCFILE = Path(__file__).with_name("Procfile")
 DEMO_TERRITORY = Path(__file__).with_name("demo_territory.py")
 INFRASTRUCTURE = ("kafka", "mongodb", "smtp")
-SERVICES = ("actors", "requests", "matching", "notify", "accounts")
+SERVICES = ("actors", "requests", "matching", "notify", "accounts", "webhooks")
 
 # Port of each listener, as an offset from a base (8080 for `make run`, another for the tests).
 PORTS = {"GATEWAY_PORT": 0, "ACTORS_PORT": 1, "REQUESTS_PORT": 2, "MATCHING_PORT": 3, "NOTIFY_PORT": 4,
          "ACCOUNTS_PORT": 5, "ACTORS_WORKER_PORT": 101, "REQUESTS_WORKER_PORT": 102, "MATCHING_WORKER_PORT": 103,
-         "NOTIFY_WORKER_PORT": 104, "ACCOUNTS_WORKER_PORT": 105}
+         "NOTIFY_WORKER_PORT": 104, "ACCOUNTS_WORKER_PORT": 105, "WEBHOOKS_PORT": 6, "WEBHOOKS_WORKER_PORT": 106}
 
 
 def tansu_binary() -> str:
@@ -42,7 +43,10 @@ def tansu_binary() -> str:
 
 class Stack:
     def __init__(self, var_dir: Path, base_port: int = 8080, kafka_port: int = 9092,
-                 mongodb_port: int = 27017, smtp_port: int = 1025, extra_env: dict | None = None):
+                 mongodb_port: int = 27017, smtp_port: int = 1025, extra_env: dict | None = None,
+                 workers: dict[str, int] | None = None):
+        """`workers`: how many worker processes a service runs (1 unless said), e.g.
+        {"matching": 2, "notify": 2}; see `scale_workers`."""
         self.var = Path(var_dir)
         self.run_dir = self.var / "run"
         self.log_dir = self.var / "log"
@@ -78,12 +82,55 @@ class Stack:
             "MATCHING_URL": f"http://127.0.0.1:{ports['MATCHING_PORT']}",
             "NOTIFY_URL": f"http://127.0.0.1:{ports['NOTIFY_PORT']}",
             "ACCOUNTS_URL": f"http://127.0.0.1:{ports['ACCOUNTS_PORT']}",
+            "WEBHOOKS_URL": f"http://127.0.0.1:{ports['WEBHOOKS_PORT']}",
+            # Local and test stacks only: partners' endpoints may be http://127.0.0.1 (never in production)
+            "WEBHOOKS_ALLOW_LOCAL_HTTP": "1",
             "NOTIFY_LINK_PUBLIC_KEY_FILE": str(link_public_key),
             "APP_URL": f"http://127.0.0.1:{ports['GATEWAY_PORT']}",  # the links of the emails point here
             **ports,
             **(extra_env or {}),
         }
         self.gateway_url = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
+        for service, count in (workers or {}).items():
+            self.scale_workers(service, count)
+
+    # --- worker processes of a service --------------------------------------------------------
+    def worker_names(self, service: str) -> list[str]:
+        """`<service>-worker`, then `<service>-worker-2`, `-3`... as many as the stack runs."""
+        first = f"{service}-worker"
+        extra = sorted((n for n in self.commands if re.fullmatch(rf"{re.escape(first)}-\d+", n)),
+                       key=lambda n: int(n.rsplit("-", 1)[1]))
+        return [first, *extra] if first in self.commands else extra
+
+    def worker_port(self, service: str, index: int = 1) -> int:
+        """METRICS_PORT of worker number `index` (1 is the Procfile's): 100 apart, so that
+        base + 103 is matching's first worker and base + 203 its second."""
+        return int(self.env[f"{service.upper()}_WORKER_PORT"]) + 100 * (index - 1)
+
+    def scale_workers(self, service: str, count: int) -> list[str]:
+        """Run `count` worker processes of `service` (one consumer group: Kafka shares the
+        partitions among them; the outbox relay's lease lets one publish at a time). Adds or
+        removes the commands `<service>-worker-N`, each with its own METRICS_PORT; on a running
+        stack, starts the new ones (stops those removed) and returns every worker's name."""
+        first = f"{service}-worker"
+        if first not in self.commands:
+            raise ValueError(f"no worker for {service!r} in {PROCFILE.name}")
+        if not 1 <= count <= 9:
+            raise ValueError(f"{count} workers for {service}: between 1 and 9")
+        running = first in self.procs  # the stack's services are up: start or stop workers now
+        for name in self.worker_names(service)[count:]:
+            if running:
+                self.stop(name)
+            del self.commands[name]
+        for index in range(len(self.worker_names(service)) + 1, count + 1):
+            self.commands[f"{first}-{index}"] = re.sub(
+                r"METRICS_PORT=\S+", f"METRICS_PORT={self.worker_port(service, index)}", self.commands[first])
+        names = self.worker_names(service)
+        if running:
+            for name in names:
+                if name not in self.procs:
+                    self.start(name)
+        return names
 
     # --- one process -------------------------------------------------------------------------
     def process_env(self, name: str) -> dict:
@@ -147,7 +194,8 @@ class Stack:
                 self.start(name)
         for service in SERVICES:
             wait_for_url(self.env[f"{service.upper()}_URL"] + "/readyz", timeout, self)
-            wait_for_url(f"http://127.0.0.1:{self.env[f'{service.upper()}_WORKER_PORT']}/readyz", timeout, self)
+            for index in range(1, len(self.worker_names(service)) + 1):
+                wait_for_url(f"http://127.0.0.1:{self.worker_port(service, index)}/readyz", timeout, self)
         self.start("gateway")
         wait_for_url(self.gateway_url + "/readyz", timeout, self)
 
@@ -161,6 +209,9 @@ class Stack:
     def down(self) -> None:
         """Services and gateway first, all at once; the infrastructure they use last."""
         services = [n for n in self.commands if n not in INFRASTRUCTURE]
+        # extra workers of a `make run WORKERS=...` that `stack.py down` (one worker each) knows
+        # only by their PID files
+        services += [p.stem for p in sorted(self.run_dir.glob("*-worker-*.pid")) if p.stem not in services]
         for group in (services, list(INFRASTRUCTURE)):
             with ThreadPoolExecutor(max_workers=len(group)) as pool:
                 list(pool.map(self.stop, group))
@@ -247,6 +298,19 @@ def load_territory(stack: Stack, actors: int) -> subprocess.Popen:
                             stdin=subprocess.DEVNULL)
 
 
+def parse_workers(text: str) -> dict[str, int]:
+    """ "matching=2 notify=2" (spaces or commas) -> {"matching": 2, "notify": 2}."""
+    workers = {}
+    for item in re.split(r"[\s,]+", text.strip()):
+        if not item:
+            continue
+        service, _, count = item.partition("=")
+        if service not in SERVICES or not count.isdigit():
+            raise argparse.ArgumentTypeError(f"{item!r}: SERVICE=N with SERVICE one of {', '.join(SERVICES)}")
+        workers[service] = int(count)
+    return workers
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["up", "down"])
@@ -258,9 +322,11 @@ def main() -> int:
                              "--demo-actors actors with pledges, generated in VAR/demo and imported); none")
     parser.add_argument("--demo-actors", type=int, default=60_000, help="actors of --demo territory")
     parser.add_argument("--no-demo", action="store_true", help="the same as --demo none")
+    parser.add_argument("--workers", default="", type=parse_workers, metavar="SERVICE=N ...",
+                        help='worker processes per service, e.g. "matching=2 notify=2" (1 each otherwise)')
     args = parser.parse_args()
     demo = "none" if args.no_demo else args.demo
-    stack = Stack(Path(args.var))
+    stack = Stack(Path(args.var), workers=args.workers)
     if args.command == "down":
         stack.down()
         return 0

@@ -1,7 +1,8 @@
 """The event contracts hold together: every JSON Schema is valid 2020-12 and versioned in its file
 name, every example is a CloudEvents 1.0 envelope whose data satisfies its schema, and the AsyncAPI
-document points at those schemas, each channel with an address and its partitions. The negative
-tests show that the checks can fail."""
+document points at those schemas, each channel with an address and its partitions; so does the
+partners' document (partners.asyncapi.yaml: the public topics). The negative tests show that the
+checks can fail."""
 from __future__ import annotations
 
 import copy
@@ -20,8 +21,10 @@ CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 SCHEMAS = CONTRACTS / "schemas"
 EXAMPLES = CONTRACTS / "examples"
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
-# fr.vitawin.<entity>.<fact>.v<N>.json
-SCHEMA_FILE = re.compile(r"^fr\.vitawin\.[a-z][a-z_]*\.[a-z][a-z_]*\.v(?P<version>[1-9][0-9]*)\.json$")
+# fr.vitawin.<entity>.<fact>.v<N>.json, and fr.vitawin.public.<entity>.<fact>.v<N>.json for partners
+SCHEMA_FILE = re.compile(r"^fr\.vitawin\.(?:public\.)?[a-z][a-z_]*\.[a-z][a-z_]*\.v(?P<version>[1-9][0-9]*)\.json$")
+# The internal streams' document, and the partners' one (public topics, their own contract)
+DOCUMENTS = ("asyncapi.yaml", "partners.asyncapi.yaml")
 
 SCHEMA_FILES = sorted(SCHEMAS.glob("*.json"))
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*/*.json"))
@@ -31,8 +34,8 @@ def load_json(path: Path):
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def asyncapi() -> dict:
-    return yaml.safe_load((CONTRACTS / "asyncapi.yaml").read_text(encoding="utf-8"))
+def asyncapi(document: str = "asyncapi.yaml") -> dict:
+    return yaml.safe_load((CONTRACTS / document).read_text(encoding="utf-8"))
 
 
 def validator_for(event_type: str) -> Draft202012Validator:
@@ -136,15 +139,16 @@ def test_a_broken_envelope_is_caught():
 
 # --- AsyncAPI ------------------------------------------------------------------------------
 
-def test_asyncapi_is_version_3():
-    assert str(asyncapi()["asyncapi"]) == "3.0.0"
+@pytest.mark.parametrize("name", DOCUMENTS)
+def test_asyncapi_is_version_3(name):
+    assert str(asyncapi(name)["asyncapi"]) == "3.0.0"
 
 
 def test_every_channel_has_an_address_and_partitions():
-    channels = asyncapi()["channels"]
+    channels = [channel for name in DOCUMENTS for channel in asyncapi(name)["channels"].items()]
     assert channels
     addresses = []
-    for name, channel in channels.items():
+    for name, channel in channels:
         assert isinstance(channel.get("address"), str) and channel["address"], name
         partitions = channel.get("x-partitions")
         assert isinstance(partitions, int) and partitions >= 1, name
@@ -152,8 +156,9 @@ def test_every_channel_has_an_address_and_partitions():
     assert len(addresses) == len(set(addresses)), "two channels share a topic"
 
 
-def test_every_message_points_at_an_existing_schema_named_by_its_type():
-    document = asyncapi()
+@pytest.mark.parametrize("name", DOCUMENTS)
+def test_every_message_points_at_an_existing_schema_named_by_its_type(name):
+    document = asyncapi(name)
     messages = document["components"]["messages"]
     assert messages
     for key, message in messages.items():
@@ -165,13 +170,14 @@ def test_every_message_points_at_an_existing_schema_named_by_its_type():
 
 
 def test_every_schema_is_referenced_by_a_message():
-    messages = asyncapi()["components"]["messages"].values()
+    messages = [m for name in DOCUMENTS for m in asyncapi(name)["components"]["messages"].values()]
     referenced = {(CONTRACTS / m["payload"]["$ref"]).resolve() for m in messages}
     assert {p.resolve() for p in SCHEMA_FILES} <= referenced, "a schema no message carries"
 
 
-def test_every_reference_of_channels_and_operations_resolves():
-    document = asyncapi()
+@pytest.mark.parametrize("name", DOCUMENTS)
+def test_every_reference_of_channels_and_operations_resolves(name):
+    document = asyncapi(name)
     for name, channel in document["channels"].items():
         for message in (channel.get("messages") or {}).values():
             local_ref(document, message["$ref"])

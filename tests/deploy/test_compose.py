@@ -23,9 +23,10 @@ from vitawin_common.contracts import Contracts
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
-SERVICES = ("actors", "requests", "matching", "notify", "accounts")
-API_PORTS = {"actors": 8081, "requests": 8082, "matching": 8083, "notify": 8084, "accounts": 8085, "gateway": 8080}
-WORKER_PORTS = {"actors": 9181, "requests": 9182, "matching": 9183, "notify": 9184, "accounts": 9185}
+SERVICES = ("actors", "requests", "matching", "notify", "accounts", "webhooks")
+API_PORTS = {"actors": 8081, "requests": 8082, "matching": 8083, "notify": 8084, "accounts": 8085, "webhooks": 8086,
+             "gateway": 8080}
+WORKER_PORTS = {"actors": 9181, "requests": 9182, "matching": 9183, "notify": 9184, "accounts": 9185, "webhooks": 9186}
 APP_SERVICES = [f"{s}-{kind}" for s in SERVICES for kind in ("api", "worker")] + ["gateway"]
 
 
@@ -110,18 +111,57 @@ def test_mongodb_is_a_single_node_replica_set_initiated_by_its_healthcheck(servi
             assert services[name]["depends_on"]["kafka"]["condition"] == "service_healthy", name
 
 
-def test_only_the_gateway_and_the_mail_ui_are_published_and_only_on_loopback(services):
+def test_only_the_gateway_the_mail_ui_and_prometheus_are_published_and_only_on_loopback(services):
     published = {name: service["ports"] for name, service in services.items() if service.get("ports")}
-    assert set(published) == {"gateway", "mailpit"}
+    assert set(published) == {"gateway", "mailpit", "prometheus"}
     assert published["gateway"] == ["127.0.0.1:8080:8080"]
+    assert published["prometheus"] == ["127.0.0.1:9090:9090"]
     for ports in published.values():
         for port in ports:
             assert str(port).startswith("127.0.0.1:"), port
 
 
-def test_workers_have_no_fixed_container_name_so_they_scale(services):
+def test_every_service_api_and_worker_scales_with_no_fixed_name_or_host_port(services):
     for name in SERVICES:
-        assert "container_name" not in services[f"{name}-worker"]
+        for kind in ("api", "worker"):
+            service = services[f"{name}-{kind}"]
+            assert "container_name" not in service and "ports" not in service, f"{name}-{kind} cannot --scale"
+            assert "scale" not in service and "replicas" not in (service.get("deploy") or {})
+
+
+def test_every_api_runs_under_gunicorn_and_every_worker_as_its_module(services):
+    for name in SERVICES:
+        assert command(services[f"{name}-api"])[0] == "gunicorn"
+        assert command(services[f"{name}-worker"]) == ["python", "-m", f"vitawin_{name}.worker"]
+
+
+# --- Prometheus ------------------------------------------------------------------------------
+
+def test_prometheus_loads_the_projects_scrape_config_and_alert_rules(services):
+    prometheus = services["prometheus"]
+    assert image(prometheus).startswith("prom/prometheus:v2.")
+    assert "./deploy/prometheus:/etc/prometheus:ro" in prometheus["volumes"]
+    assert "--config.file=/etc/prometheus/prometheus.yml" in command(prometheus)
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text(encoding="utf-8"))
+    for rules in config["rule_files"]:
+        assert (ROOT / "deploy" / "prometheus" / rules).is_file(), rules
+
+
+def test_prometheus_scrapes_every_replica_of_every_api_and_worker_on_its_port(services):
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text(encoding="utf-8"))
+    scraped = {}
+    for job in config["scrape_configs"]:
+        for sd in job.get("dns_sd_configs", []):
+            assert sd["type"] == "A", "an A query answers every replica of a compose service"
+            for dns_name in sd["names"]:
+                scraped[dns_name] = (job["job_name"], sd["port"])
+    for name in APP_SERVICES:
+        env = environment(services[name])
+        port = int(env["BIND"].rsplit(":", 1)[1]) if "BIND" in env else int(env["METRICS_PORT"])
+        kind = "worker" if name.endswith("-worker") else "api"
+        assert scraped.get(name) == (f"vitawin-{kind}", port), f"{name} is not scraped on {port}"
+        if kind == "worker":
+            assert env["METRICS_HOST"] == "0.0.0.0", "reachable by Prometheus"
 
 
 # --- settings --------------------------------------------------------------------------------
@@ -144,7 +184,8 @@ def test_each_service_has_its_database_ports_and_metrics_settings(services):
     gateway = environment(services["gateway"])
     assert gateway["BIND"] == "0.0.0.0:8080" and gateway.get("PROMETHEUS_MULTIPROC_DIR")
     for variable, service in (("ACTORS_URL", "actors"), ("REQUESTS_URL", "requests"),
-                              ("MATCHING_URL", "matching"), ("NOTIFY_URL", "notify"), ("ACCOUNTS_URL", "accounts")):
+                              ("MATCHING_URL", "matching"), ("NOTIFY_URL", "notify"), ("ACCOUNTS_URL", "accounts"),
+                              ("WEBHOOKS_URL", "webhooks")):
         assert gateway[variable] == f"http://{service}-api:{API_PORTS[service]}"
     for kind in ("api", "worker"):
         notify = environment(services[f"notify-{kind}"])
@@ -207,6 +248,13 @@ def test_every_variable_the_code_reads_without_default_is_set(services):
         missing += [f"{name}: {var}" for var, has_default in env_reads(source).items()
                     if not has_default and not given(var, targets)]
     assert not missing, f"read by the code without default, set nowhere: {missing}"
+
+
+def test_the_image_installs_every_service_the_stack_runs():
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text(encoding="utf-8"))
+    install = next(line for line in text.splitlines() if "pip install -c" in line)
+    installed = set(re.findall(r"\./services/([a-z]+)", install))
+    assert installed == {*SERVICES, "gateway"} == {p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml")}
 
 
 def test_the_image_points_the_code_at_the_contracts_and_territory_it_copies():

@@ -28,6 +28,8 @@ DEFAULT_TABLE: tuple[tuple[str, str, str, str], ...] = (
     (f"{API_PREFIX}/notifications", "notify", "NOTIFY_URL", "http://127.0.0.1:8084"),
     # Sign-in, access tokens and API keys.
     (f"{API_PREFIX}/auth", "accounts", "ACCOUNTS_URL", "http://127.0.0.1:8085"),
+    # Partners' webhook subscriptions (public events, no personal data).
+    (f"{API_PREFIX}/webhooks", "webhooks", "WEBHOOKS_URL", "http://127.0.0.1:8086"),
 )
 
 

@@ -201,13 +201,22 @@ def test_routes_come_from_the_environment_by_default(monkeypatch):
                      "/api/v1/initiatives": "http://127.0.0.1:8082",
                      "/api/v1/proposals": "http://127.0.0.1:8083",
                      "/api/v1/notifications": "http://notify-api:8084",
-                     "/api/v1/auth": "http://accounts-api:8085"}
+                     "/api/v1/auth": "http://accounts-api:8085",
+                     "/api/v1/webhooks": "http://127.0.0.1:8086"}
     assert app.test_client().get("/api/v1/volunteers").get_json()["service"] == "actors"
     assert app.test_client().get("/api/v1/actors/map.geojson").get_json()["service"] == "actors"
 
 
+def test_partners_webhook_subscriptions_go_to_the_webhooks_service():
+    table = routes_from_env({"WEBHOOKS_URL": "http://webhooks-api:8086/"})
+    for path in ("/api/v1/webhooks/subscriptions", "/api/v1/webhooks/subscriptions/whs-1/replay"):
+        route = resolve(table, path)
+        assert (route.service, route.base_url) == ("webhooks", "http://webhooks-api:8086")
+    assert resolve(table, "/api/v1/webhooksx") is None
+
+
 def test_sign_in_tokens_and_api_keys_go_to_the_accounts_service(monkeypatch):
-    assert routes_from_env({})[-1] == Route("/api/v1/auth", "accounts", "http://127.0.0.1:8085")
+    assert Route("/api/v1/auth", "accounts", "http://127.0.0.1:8085") in routes_from_env({})
     table = routes_from_env({"ACCOUNTS_URL": "http://accounts-api:8085/"})
     for path in ("/api/v1/auth", "/api/v1/auth/sign-in", "/api/v1/auth/token", "/api/v1/auth/api-keys/k1"):
         route = resolve(table, path)
