@@ -20,8 +20,11 @@ shows what the link does and one button, its POST does it):
   At once and idempotent: 200 each time.
 
 JSON API (flask-smorest, French errors):
-- `GET|PUT /api/v1/notifications/preferences?token=<unsubscribe link token>`: {proposals, requests},
-  each immediate|daily|weekly|off. The token identifies the recipient (401 when it does not verify).
+- `GET|PUT /api/v1/notifications/preferences`: {proposals, requests} (each immediate|daily|weekly|
+  off) and {reminders} (on|off). Whose: with `?token=<unsubscribe link token>`, the recipient of
+  the link (401 when it does not verify); without, the signed-in account (Bearer access token): the
+  address notify's contact book holds for the token's actor (the organisation's or school's
+  contact, a pupil's guardian), 404 when it holds none; API keys are refused (403).
 - `GET /api/v1/notifications/deliveries?proposal_id=...|email=...`: territory managers only
   (401/403): templates, statuses, dates, attempts and subject ids, never an address."""
 from __future__ import annotations
@@ -41,6 +44,7 @@ from vitawin_common import identity, mongo, web
 
 from vitawin_notify import bootstrap
 from vitawin_notify.domain import recipient_hash
+from vitawin_notify.preferences import ON, SWITCH_CHOICES
 from vitawin_notify.links import LinkExpired, LinkInvalid, MatchingUnavailable
 from vitawin_notify.preferences import CHOICES
 
@@ -142,12 +146,15 @@ class PreferencesSchema(Schema):
     requests = fields.String(validate=_CHOICE, metadata={
         "description": "Demandes des élèves de l'établissement : immediate, daily, weekly ou off",
         "example": "weekly"})
+    reminders = fields.String(validate=validate.OneOf(SWITCH_CHOICES, error=(
+        "Valeur non autorisée : on (recevoir les rappels) ou off (aucun rappel).")), metadata={
+        "description": "Rappels d'une proposition encore sans réponse : on (par défaut) ou off", "example": ON})
 
 
 class TokenQuery(Schema):
-    token = fields.String(required=True, validate=validate.Length(min=1, max=4096, error="Jeton invalide."),
-                          error_messages={"required": "Indiquez le jeton du lien reçu par e-mail (token)."},
-                          metadata={"description": "Jeton d'un lien de désabonnement reçu par e-mail"})
+    token = fields.String(validate=validate.Length(min=1, max=4096, error="Jeton invalide."),
+                          metadata={"description": "Jeton d'un lien de désabonnement reçu par e-mail ; sans "
+                                                   "lui, les préférences du compte connecté (jeton d'accès)"})
 
 
 class DeliveriesQuery(Schema):
@@ -177,6 +184,9 @@ class DeliverySchema(Schema):
     subject_id = fields.String(metadata={"description": "Proposition, demande ou acteur concerné"})
 
 
+NO_WAY_TO_KNOW_YOU = ("Connexion requise : connectez-vous, ou utilisez le lien de désabonnement reçu par "
+                      "e-mail (token).")
+
 # Territory managers only, checked before the query (401 anonymous, 403 another role).
 operators_only = identity.roles_required(*OPERATORS)
 
@@ -197,14 +207,14 @@ def _provider(given, make: Callable):
 
 def create_app(deliveries=None, ready: Callable[[], bool] | None = None, *, link_verifier=None,
                matching: Callable | None = None, preferences=None, used_links=None,
-               recipient_deliveries=None, clock: Callable[[], datetime] | None = None) -> Flask:
+               recipient_deliveries=None, clock: Callable[[], datetime] | None = None, contacts=None) -> Flask:
     """Real dependencies unless given (tests pass fakes), each made lazily so that every gunicorn
     worker has its own clients:
     `deliveries` (for_proposal(proposal_id)); `ready`; `link_verifier` (links.LinkVerifier, from
     NOTIFY_LINK_PUBLIC_KEY(_FILE)); `matching(proposal_id, token) -> links.MatchingReply` (raises
     MatchingUnavailable; links.MatchingAnswers over MATCHING_URL); `preferences` (get, unsubscribe,
     choose); `used_links` (is_used, mark_used, release); `recipient_deliveries` (for_recipient);
-    `clock()`."""
+    `clock()`; `contacts` (get(actor_id): the contact book, for the signed-in preferences)."""
     app = Flask(__name__)
     app.config.update(web.openapi_settings("Vitawin notify"))
     config = _provider(None, bootstrap.settings)
@@ -215,6 +225,7 @@ def create_app(deliveries=None, ready: Callable[[], bool] | None = None, *, link
         "preferences": _provider(preferences, lambda: bootstrap.preferences_store(config())),
         "used_links": _provider(used_links, lambda: bootstrap.used_links(config())),
         "recipient_deliveries": _provider(recipient_deliveries, lambda: bootstrap.recipient_deliveries(config())),
+        "contacts": _provider(contacts, lambda: bootstrap.contact_book(config())),
         "clock": clock or (lambda: datetime.now(timezone.utc)),
     }
     app.extensions[EXTENSION] = deps
@@ -339,6 +350,10 @@ def create_app(deliveries=None, ready: Callable[[], bool] | None = None, *, link
 
     # --- preferences ------------------------------------------------------------------------------
     def _recipient(query) -> str:
+        """The address hash whose preferences are read: the link's recipient, else the signed-in
+        account's (its actor's address in the contact book)."""
+        if query.get("token") is None:
+            return _signed_in_recipient()
         verifier = deps["link_verifier"]()
         if verifier is None:
             abort(503, message="Les préférences ne sont pas disponibles pour le moment : réessayez plus tard.")
@@ -347,24 +362,52 @@ def create_app(deliveries=None, ready: Callable[[], bool] | None = None, *, link
         except LinkInvalid:
             abort(401, message="Lien invalide : utilisez le lien de désabonnement reçu par e-mail.")
 
+    def _signed_in_recipient() -> str:
+        caller = identity.current_caller()  # a bad access token: 401 in French
+        if caller is None:
+            abort(401, message=NO_WAY_TO_KNOW_YOU)
+        if caller.subject.startswith("key-") or not caller.actor_id:
+            abort(403, message="Les préférences d'e-mail sont celles d'un compte rattaché à une organisation, un "
+                               "établissement ou un élève : une clé d'API n'en a pas.")
+        try:
+            contact = deps["contacts"]().get(caller.actor_id) or {}
+        except PyMongoError:
+            log.exception("contact book unreadable")
+            abort(503, message="Les préférences ne sont pas disponibles pour le moment : réessayez plus tard.")
+        address = contact.get("email") or contact.get("guardian_email")
+        if not address:
+            abort(404, message="Aucune adresse e-mail n'est connue pour ce compte : Vitawin ne vous écrit pas "
+                               "encore. Réessayez dans quelques minutes après votre inscription.")
+        return recipient_hash(address)
+
     @blp.route("/preferences")
     class PreferencesResource(MethodView):
         @blp.arguments(TokenQuery, location="query")
         @blp.response(200, PreferencesSchema)
-        @blp.alt_response(401, description="Jeton invalide.")
+        @blp.alt_response(401, description="Lien invalide, ou ni lien ni connexion.")
+        @blp.alt_response(403, description="Clé d'API, ou compte rattaché à aucun acteur.")
+        @blp.alt_response(404, description="Aucune adresse e-mail connue pour le compte connecté.")
         def get(self, query):
-            """Préférences d'e-mail du destinataire du lien"""
+            """Préférences d'e-mail : du destinataire du lien, ou du compte connecté
+
+            Avec `token` (lien de désabonnement reçu par e-mail) : celles de son destinataire. Sans
+            lui, avec un jeton d'accès : celles de l'adresse de contact de l'acteur pour lequel le
+            compte agit (organisation, établissement ; pour un élève, son responsable légal)."""
             return deps["preferences"]().get(_recipient(query)).choices()
 
         @blp.arguments(TokenQuery, location="query")
         @blp.arguments(PreferencesSchema)
         @blp.response(200, PreferencesSchema)
-        @blp.alt_response(401, description="Jeton invalide.")
+        @blp.alt_response(401, description="Lien invalide, ou ni lien ni connexion.")
+        @blp.alt_response(403, description="Clé d'API, ou compte rattaché à aucun acteur.")
+        @blp.alt_response(404, description="Aucune adresse e-mail connue pour le compte connecté.")
         def put(self, query, choices):
-            """Changer ses préférences d'e-mail
+            """Changer ses préférences d'e-mail (lien reçu par e-mail, ou compte connecté)
 
             Pour chaque catégorie : immediate (tout de suite), daily ou weekly (récapitulatif),
-            off (aucun e-mail). Une catégorie absente ne change pas."""
+            off (aucun e-mail) ; `reminders` : on ou off (les rappels d'une proposition encore sans
+            réponse). Une catégorie absente ne change pas. Les e-mails liés au compte (bienvenue,
+            confirmation d'engagement, suppression) sont toujours envoyés."""
             recipient = _recipient(query)
             return deps["preferences"]().choose(recipient, choices, deps["clock"]()).choices()
 

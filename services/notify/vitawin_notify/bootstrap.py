@@ -172,6 +172,12 @@ def preferences_store(config: Settings):
     return MongoPreferences(mongo.database(config))
 
 
+def contact_book(config: Settings):
+    """The contact book (actor id -> address), read by the signed-in preferences."""
+    from vitawin_notify.store import MongoContacts
+    return MongoContacts(mongo.database(config))
+
+
 def used_links(config: Settings):
     from vitawin_notify.preferences import MongoUsedLinks
     return MongoUsedLinks(mongo.database(config))

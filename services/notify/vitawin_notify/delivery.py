@@ -7,7 +7,8 @@ failure never blocks the consumer that met it.
 
 One email, one outcome, one transaction (the delivery record and its event):
 - sent: record `sent`, publish `notification.sent.v1`;
-- the person turned that category off: record `suppressed`, nothing sent, no event;
+- the person turned that category off (or reminders off, for a reminder): record `suppressed`,
+  nothing sent, no event;
 - the person wants a digest of that category: the email joins their digest (`queued`);
 - the relay said "not now" (TransientMailError): keep the email to send (in MongoDB, the only
   place its address stays) and publish `notification.retry.v1` {delivery key, attempt,
@@ -47,6 +48,8 @@ FINAL = frozenset({SENT, FAILED, SUPPRESSED, QUEUED})
 IMMEDIATE, DAILY, WEEKLY, OFF = "immediate", "daily", "weekly", "off"
 DIGEST_TEMPLATE = "digest"
 ACCOUNT = "account"  # welcome, pledge confirmation, erasure: always sent, never in a digest
+REMINDERS = "reminders"  # the preferences' switch (preferences.REMINDERS): off suppresses reminders
+REMINDER_TEMPLATE, CONFIRMATION_TEMPLATE = "proposal_reminder", "proposal_to_confirm"
 
 
 def utcnow() -> datetime:
@@ -95,6 +98,12 @@ def _category(email: Email) -> str:
     return getattr(email, "category", "proposals")
 
 
+def is_reminder(email: Email) -> bool:
+    """A reminder of a proposal still to answer: the professional's, or the school's to confirm."""
+    return email.template == REMINDER_TEMPLATE or (
+        email.template == CONFIRMATION_TEMPLATE and bool((email.context or {}).get("is_reminder")))
+
+
 def _ids(email: Email) -> dict:
     """What a delivery's event and log lines say about it: never an address or a name, and for an
     email to a pupil's guardian not even the pupil's (pseudonymous) actor id: the delivery key
@@ -126,7 +135,10 @@ class Deliverer:
         if status == RETRYING and attempt <= uow.deliveries.attempts(email.key):
             return "already"  # a retry message delivered twice
         category = _category(email)
-        mode = IMMEDIATE if category == ACCOUNT else uow.preferences.mode(domain.recipient_hash(email.to), category)
+        recipient = domain.recipient_hash(email.to)
+        mode = IMMEDIATE if category == ACCOUNT else uow.preferences.mode(recipient, category)
+        if mode != OFF and is_reminder(email) and uow.preferences.mode(recipient, REMINDERS) == OFF:
+            mode = OFF  # the person turned reminders off
         if mode == OFF:
             return self._record_final(uow, email, SUPPRESSED, attempt - 1)
         if mode in (DAILY, WEEKLY) and email.template != DIGEST_TEMPLATE:

@@ -5,9 +5,10 @@ address): no address in clear is stored here.
 
 - Preferences, per recipient: a mode per category (`proposals`, `requests`: `immediate` by
   default, `daily` or `weekly` digest) and the categories they unsubscribed from. `account` emails
-  (welcome, pledge confirmation, erasure) are transactional: always sent. MongoDB collection
-  `preferences`, `_id` = recipient hash: {modes: {category: mode}, unsubscribed: {category: when},
-  updated_at}.
+  (welcome, pledge confirmation, erasure) are transactional: always sent. One switch besides:
+  `reminders` (`on` by default, `off`: no reminder of a proposal still to answer, the proposal's
+  own emails still go). MongoDB collection `preferences`, `_id` = recipient hash: {modes:
+  {category: mode}, unsubscribed: {category or switch: when}, updated_at}.
 - Used answer links: collection `used_links`, `_id` = the link's jti, {proposal_id, used_at,
   expires_at}; `mark_used` is one insert (the unique `_id` makes it atomic: a second click, even
   at the same moment, gets False). Documents go with a TTL index a day after the link expired
@@ -34,6 +35,10 @@ MODES = (IMMEDIATE, DAILY, WEEKLY)
 DEFAULT_MODE = IMMEDIATE
 OFF = "off"  # in the preferences API: unsubscribed
 CHOICES = MODES + (OFF,)
+REMINDERS = "reminders"  # a switch, not a category of emails: reminders are `proposals` emails
+ON = "on"
+SWITCHES = (REMINDERS,)  # on (default) or off
+SWITCH_CHOICES = (ON, OFF)
 USED_LINK_KEPT_AFTER_EXPIRY = timedelta(days=1)
 
 
@@ -54,8 +59,14 @@ class Preferences:
         """The mode, or `off` when unsubscribed (as the preferences API shows it)."""
         return OFF if category in self.unsubscribed else self.mode(category)
 
+    def wants(self, switch: str) -> bool:
+        """Whether the switch (`reminders`) is on: it is unless turned off."""
+        return switch not in self.unsubscribed
+
     def choices(self) -> dict[str, str]:
-        return {category: self.choice(category) for category in CATEGORIES}
+        shown = {category: self.choice(category) for category in CATEGORIES}
+        shown.update({switch: ON if self.wants(switch) else OFF for switch in SWITCHES})
+        return shown
 
 
 def _check_category(category: str) -> None:
@@ -65,6 +76,10 @@ def _check_category(category: str) -> None:
 
 def _check_choices(choices: Mapping[str, str]) -> None:
     for category, choice in choices.items():
+        if category in SWITCHES:
+            if choice not in SWITCH_CHOICES:
+                raise ValueError(f"unknown choice {choice!r} for {category!r}")
+            continue
         _check_category(category)
         if choice not in CHOICES:
             raise ValueError(f"unknown choice {choice!r}")
@@ -122,7 +137,8 @@ def _choices_update(choices: Mapping[str, str], now: datetime) -> dict:
         if choice == OFF:
             to_set[f"unsubscribed.{category}"] = now
         else:
-            to_set[f"modes.{category}"] = choice
+            if category not in SWITCHES:
+                to_set[f"modes.{category}"] = choice
             to_unset[f"unsubscribed.{category}"] = ""
     return {"$set": to_set, **({"$unset": to_unset} if to_unset else {})}
 
@@ -131,7 +147,7 @@ def _from_doc(recipient: str, doc: Mapping | None) -> Preferences:
     if not doc:
         return Preferences(recipient)
     modes = {c: m for c, m in (doc.get("modes") or {}).items() if c in CATEGORIES and m in MODES}
-    unsubscribed = frozenset(c for c in (doc.get("unsubscribed") or {}) if c in CATEGORIES)
+    unsubscribed = frozenset(c for c in (doc.get("unsubscribed") or {}) if c in CATEGORIES + SWITCHES)
     return Preferences(recipient, modes, unsubscribed)
 
 
@@ -226,7 +242,8 @@ class InMemoryPreferences:
             if choice == OFF:
                 doc["unsubscribed"][category] = now
             else:
-                doc["modes"][category] = choice
+                if category not in SWITCHES:
+                    doc["modes"][category] = choice
                 doc["unsubscribed"].pop(category, None)
         doc["updated_at"] = now
         return self.get(recipient)

@@ -124,7 +124,8 @@ def week_span(week: str) -> tuple[str, str]:
 class RequestFilter:
     """What a list (or the map) selects for `viewer`; None or empty means "any". `week` selects
     the requests whose period contains that ISO week or whose date falls in it; `statuses` and
-    `requester_kind` serve the map (active school requests). `public`: only what anyone may see,
+    `requester_kind` serve the map (active school requests); `school_uai` selects one school's
+    requests (for its referent, its pupils' ones too). `public`: only what anyone may see,
     whoever looks (the map: never a hidden request). `reported`: only the reported requests that
     `viewer` moderates (none for a viewer who moderates nothing)."""
     viewer: Viewer = ANONYMOUS
@@ -136,6 +137,7 @@ class RequestFilter:
     status: str | None = None
     statuses: tuple[str, ...] = ()
     requester_kind: str | None = None
+    school_uai: str | None = None
     bbox: BoundingBox | None = None
     public: bool = False
     reported: bool = False
@@ -168,7 +170,7 @@ class RequestFilter:
             return False
         if self.kinds and doc.get("kind") not in self.kinds:
             return False
-        for name in ("town", "status", "requester_kind"):
+        for name in ("town", "status", "requester_kind", "school_uai"):
             wanted = getattr(self, name)
             if wanted is not None and doc.get(name) != wanted:
                 return False
@@ -196,7 +198,7 @@ class RequestFilter:
         plain: dict[str, Any] = {}
         if self.kinds:
             plain["kind"] = {"$in": list(self.kinds)}
-        for name in ("town", "status", "requester_kind"):
+        for name in ("town", "status", "requester_kind", "school_uai"):
             if getattr(self, name) is not None:
                 plain[name] = getattr(self, name)
         if self.statuses:  # and `status`, if given, too (as `matches`): the statuses that are both

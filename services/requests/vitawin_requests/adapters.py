@@ -3,6 +3,7 @@ unit of work that writes documents and outbox entries in one transaction; the RO
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -11,6 +12,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 
 from vitawin_common.outbox import Outbox
+from vitawin_common.periods import MonthPeriod
 from vitawin_common.uow import UnitOfWork
 
 from vitawin_requests.access import RequestFilter
@@ -40,7 +42,8 @@ class RequestRepository(ModeratedRepository):
                [("requester_kind", ASCENDING), ("status", ASCENDING)], [("kind", ASCENDING)], [("town", ASCENDING)],
                [("school_uai", ASCENDING)], [("requester_actor_id", ASCENDING)], [("levels", ASCENDING)],
                [("rome_codes", ASCENDING)], [("period", ASCENDING)], [("date", ASCENDING)],
-               [("report_count", ASCENDING)])
+               [("report_count", ASCENDING)],
+               [("town", ASCENDING), ("created_at", ASCENDING)])  # the dashboard's town and period (for_stats)
 
     def page(self, where: RequestFilter, *, page: int = 1, page_size: int = 50) -> tuple[list[dict], int]:
         """One page of the requests `where` selects (`RequestFilter.to_query`), newest first (ties by
@@ -50,6 +53,13 @@ class RequestRepository(ModeratedRepository):
         cursor = self.collection.find(query, {"_id": False}, session=self.session)
         items = list(cursor.sort(list(self.newest_first)).skip((page - 1) * page_size).limit(page_size))
         return items, total
+
+    def for_stats(self, period: MonthPeriod, town: str | None, fields: tuple[str, ...]) -> Iterator[dict]:
+        """`fields` of the requests made in `period` (in `town` if given), hidden ones included, for
+        the dashboard's counts: a range on created_at and an equality on town only, so that
+        SecantusDB reads the (town, created_at) or the created_at index."""
+        query = {**period.to_query("created_at"), **({"town": town} if town else {})}
+        return self.collection.find(query, {"_id": False, **dict.fromkeys(fields, True)}, session=self.session)
 
     def on_map(self, where: RequestFilter, limit: int = MAP_LIMIT) -> list[dict]:
         """The requests `where` selects, newest first, at most `limit`."""

@@ -1,5 +1,6 @@
 """The Flask app of the requests service (`create_app`): the blueprints of /api/v1/requests
-(`routes`) and /api/v1/initiatives (`initiatives.api`), their dependencies, the OpenAPI document
+(`routes`), /api/v1/initiatives (`initiatives.api`) and /api/v1/requests/stats (`stats_api`, the
+territory's dashboard), their dependencies, the OpenAPI document
 (with the input schema of each kind of request) and the common web setup
 (`vitawin_common.web.init_app`)."""
 from __future__ import annotations
@@ -24,6 +25,7 @@ from vitawin_requests.inputs import INPUT_SCHEMAS
 from vitawin_requests.kinds import RomeReference
 from vitawin_requests.routes import blp
 from vitawin_requests.schemas import CancelSchema
+from vitawin_requests.stats_api import stats_blp
 
 DESCRIPTION = (
     "Demandes des établissements scolaires et des élèves du territoire Paris Est Marne et Bois : "
@@ -87,5 +89,6 @@ def create_app(settings: Settings | None = None, uow_factory: Callable | None = 
     api = Api(app)
     api.register_blueprint(blp)
     api.register_blueprint(initiatives_api.blueprint)
+    api.register_blueprint(stats_blp)  # /api/v1/requests/stats (territory managers' dashboard)
     _document_inputs(api)
     return web.init_app(app, bootstrap.SERVICE, ready=bootstrap.ready(settings))

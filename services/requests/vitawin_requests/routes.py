@@ -114,7 +114,8 @@ class Requests(MethodView):
     def get(self, query):
         """Lister les demandes (les plus récentes d'abord), page par page
 
-        Réponse : {items, page, page_size, total}. Les demandes des établissements sont publiques
+        Réponse : {items, page, page_size, total}. `school_uai` : les demandes d'un établissement
+        (celles de ses élèves aussi pour son référent). Les demandes des établissements sont publiques
         (sans l'adresse e-mail du référent, sauf pour les référents de l'établissement et les
         gestionnaires de territoire) ; une demande d'élève n'y figure que pour l'élève, les
         référents de son établissement et les gestionnaires de territoire. Une demande masquée par
@@ -127,7 +128,8 @@ class Requests(MethodView):
         viewer = Viewer.of(identity.current_caller())
         where = RequestFilter(viewer=viewer, kinds=query.get("kind", ()), town=query.get("town"),
                               level=query.get("level"), week=query.get("week"), rome=query.get("rome"),
-                              status=query.get("status"), bbox=query.get("bbox"), reported=reported)
+                              status=query.get("status"), bbox=query.get("bbox"), reported=reported,
+                              school_uai=query.get("school_uai"))
         items, total = deps().uow_factory().requests.page(where, page=query["page"], page_size=query["page_size"])
         return {"items": [view(doc, viewer) for doc in items], "page": query["page"],
                 "page_size": query["page_size"], "total": total}

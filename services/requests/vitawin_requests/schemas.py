@@ -90,6 +90,10 @@ class RequestQuerySchema(Schema):
 
 
 class RequestListQuerySchema(RequestQuerySchema):
+    school_uai = fields.String(validate=validate.Regexp(r"^[0-9]{7}[A-Z]$", error=(
+        "Code UAI invalide : 7 chiffres suivis d'une lettre majuscule (ex. 0940585A).")), metadata={
+        "description": "Les demandes d'un établissement (code UAI) : pour son référent, celles de ses élèves "
+                       "aussi", "example": "0940585A"})
     reported = reported_field("true : seulement les demandes signalées que l'appelant modère (toutes pour un "
                               "gestionnaire de territoire, celles de son établissement pour un référent) ; "
                               "filtre réservé à ces deux rôles")

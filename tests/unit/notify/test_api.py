@@ -54,12 +54,28 @@ def preferences():
     return InMemoryPreferences()
 
 
+class FakeContacts:
+    """The contact book's `get(actor_id)`."""
+
+    def __init__(self, docs):
+        self.docs = {doc["actor_id"]: doc for doc in docs}
+
+    def get(self, actor_id):
+        return self.docs.get(actor_id)
+
+
+SCHOOL_ACTOR, PUPIL_ACTOR, SILENT_ACTOR = "act-" + "1" * 32, "act-" + "2" * 32, "act-" + "3" * 32
+GUARDIAN = "parent@example.fr"
+CONTACTS = [{"actor_id": SCHOOL_ACTOR, "kind": "school", "email": ADDRESS, "school_uai": "0940001A"},
+            {"actor_id": PUPIL_ACTOR, "kind": "pupil", "guardian_email": GUARDIAN, "school_uai": "0940001A"}]
+
+
 @pytest.fixture
 def client(keys, link_keys, preferences):
     app = create_app(FakeDeliveries(DOCS), ready=lambda: True, link_verifier=LinkVerifier(link_keys[1]),
                      matching=lambda *a: None, preferences=preferences, used_links=InMemoryUsedLinks(),
                      recipient_deliveries=InMemoryRecipientDeliveries(DOCS),
-                     clock=lambda: SENT_AT)
+                     clock=lambda: SENT_AT, contacts=FakeContacts(CONTACTS))
     identity.init_app(app, TokenVerifier(keys[1]))
     return app.test_client()
 
@@ -139,20 +155,21 @@ def test_preferences_are_immediate_by_default(client, token):
     response = client.get(PREFERENCES, query_string={"token": token})
 
     assert response.status_code == 200
-    assert response.json == {"proposals": "immediate", "requests": "immediate"}
+    assert response.json == {"proposals": "immediate", "requests": "immediate", "reminders": "on"}
 
 
 def test_preferences_change_and_off_unsubscribes(client, token, preferences):
     response = client.put(PREFERENCES, query_string={"token": token}, json={"proposals": "off", "requests": "weekly"})
 
     assert response.status_code == 200
-    assert response.json == {"proposals": "off", "requests": "weekly"}
+    assert response.json == {"proposals": "off", "requests": "weekly", "reminders": "on"}
     stored = preferences.get(recipient_hash(ADDRESS))
     assert not stored.sends("proposals") and stored.mode("requests") == "weekly"
-    assert client.get(PREFERENCES, query_string={"token": token}).json == {"proposals": "off", "requests": "weekly"}
+    assert client.get(PREFERENCES, query_string={"token": token}).json == {"proposals": "off", "requests": "weekly",
+                                                                         "reminders": "on"}
 
     again = client.put(PREFERENCES, query_string={"token": token}, json={"proposals": "daily"})
-    assert again.json == {"proposals": "daily", "requests": "weekly"}  # subscribed again; requests kept
+    assert again.json == {"proposals": "daily", "requests": "weekly", "reminders": "on"}  # requests kept
 
 
 def test_an_unsubscribe_link_shows_in_the_preferences(client, token):
@@ -166,6 +183,7 @@ def test_an_unsubscribe_link_shows_in_the_preferences(client, token):
      "ou off (aucun e-mail)."),
     ({"requests": 3}, "requests", "Texte attendu."),
     ({"account": "off"}, "account", "Champ inconnu."),
+    ({"reminders": "weekly"}, "reminders", "Valeur non autorisée : on (recevoir les rappels) ou off (aucun rappel)."),
 ])
 def test_bad_preferences_are_a_422_naming_the_field_in_french(client, token, preferences, body, field, reason):
     response = client.put(PREFERENCES, query_string={"token": token}, json=body)
@@ -175,10 +193,11 @@ def test_bad_preferences_are_a_422_naming_the_field_in_french(client, token, pre
     assert preferences.docs == {}
 
 
-def test_preferences_need_a_valid_unsubscribe_token(client, link_keys):
-    missing = client.get(PREFERENCES)
-    assert missing.status_code == 422
-    assert missing.json["errors"]["query"]["token"] == ["Indiquez le jeton du lien reçu par e-mail (token)."]
+def test_preferences_need_a_valid_unsubscribe_token_or_a_signed_in_account(client, link_keys):
+    for missing in (client.get(PREFERENCES), client.put(PREFERENCES, json={"proposals": "off"})):
+        assert missing.status_code == 401
+        assert missing.json["message"] == ("Connexion requise : connectez-vous, ou utilisez le lien de "
+                                           "désabonnement reçu par e-mail (token).")
 
     answer_token = LinkSigner(link_keys[0]).answer_token("prop-1", "volunteer", "accept",
                                                          datetime.now(timezone.utc) + timedelta(days=1))
@@ -187,3 +206,56 @@ def test_preferences_need_a_valid_unsubscribe_token(client, link_keys):
                          client.put(PREFERENCES, query_string={"token": bad}, json={"proposals": "off"})):
             assert response.status_code == 401
             assert response.json["message"] == "Lien invalide : utilisez le lien de désabonnement reçu par e-mail."
+
+
+# --- preferences of the signed-in account ------------------------------------------------------------
+def signed_in(keys, role, actor_id, subject="acc-1"):
+    token = TokenIssuer(keys[0]).issue(subject, role, actor_id=actor_id)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_signed_in_account_reads_and_changes_the_preferences_of_its_actors_address(client, keys, token, preferences):
+    referent = signed_in(keys, "school_referent", SCHOOL_ACTOR)
+    assert client.get(PREFERENCES, headers=referent).json == {"proposals": "immediate", "requests": "immediate",
+                                                              "reminders": "on"}
+
+    changed = client.put(PREFERENCES, headers=referent, json={"requests": "weekly", "reminders": "off"})
+
+    assert changed.status_code == 200
+    assert changed.json == {"proposals": "immediate", "requests": "weekly", "reminders": "off"}
+    stored = preferences.get(recipient_hash(ADDRESS))
+    assert stored.mode("requests") == "weekly" and not stored.wants("reminders")
+    # the same address's unsubscribe link sees the same preferences
+    assert client.get(PREFERENCES, query_string={"token": token}).json["requests"] == "weekly"
+
+
+def test_a_pupils_membership_sets_the_guardians_preferences(client, keys, preferences):
+    guardian = signed_in(keys, "pupil", PUPIL_ACTOR, subject="acc-2")
+    assert client.put(PREFERENCES, headers=guardian, json={"proposals": "daily"}).status_code == 200
+    assert preferences.get(recipient_hash(GUARDIAN)).mode("proposals") == "daily"
+    assert preferences.get(recipient_hash(ADDRESS)).mode("proposals") == "immediate"
+
+
+def test_signed_in_preferences_need_an_actor_with_a_known_address_and_no_api_key(client, keys, preferences):
+    unknown = client.get(PREFERENCES, headers=signed_in(keys, "professional", SILENT_ACTOR))
+    assert unknown.status_code == 404
+    assert unknown.json["message"].startswith("Aucune adresse e-mail n'est connue pour ce compte")
+
+    no_actor = client.put(PREFERENCES, headers=signed_in(keys, "territory_manager", None), json={"proposals": "off"})
+    api_key = client.put(PREFERENCES, headers=signed_in(keys, "partner", SCHOOL_ACTOR, subject="key-1"),
+                         json={"proposals": "off"})
+    for refused in (no_actor, api_key):
+        assert refused.status_code == 403
+        assert "clé d'API" in refused.json["message"]
+    bad = client.get(PREFERENCES, headers={"Authorization": "Bearer nonsense"})
+    assert bad.status_code == 401
+    assert preferences.docs == {}
+
+
+def test_a_bad_body_from_a_signed_in_account_changes_nothing(client, keys, preferences):
+    response = client.put(PREFERENCES, headers=signed_in(keys, "school_referent", SCHOOL_ACTOR),
+                          json={"reminders": "sometimes"})
+    assert response.status_code == 422
+    assert response.json["errors"]["json"]["reminders"] == [
+        "Valeur non autorisée : on (recevoir les rappels) ou off (aucun rappel)."]
+    assert preferences.docs == {}

@@ -190,6 +190,26 @@ def test_an_unsubscribed_category_is_not_sent_but_account_emails_are(world):
     assert [m.template for m in mailer.sent] == ["pledge_confirmation"]
 
 
+def test_reminders_turned_off_suppress_the_reminders_only(world):
+    world.preferences.docs[recipient_hash(TO)] = {"reminders": "off"}
+    mailer = Mailer()
+    d = deliverer(world, mailer)
+    assert d.deliver(email(template="proposal_reminder", event_id="reminder:prop-1")) == "suppressed"
+    assert d.deliver(email(template="proposal_to_confirm", event_id="confirm-reminder:prop-1",
+                           context={"is_reminder": True}, role="referent")) == "suppressed"
+    assert d.deliver(email(template="proposal_to_confirm", event_id="confirm:prop-1",
+                           context={"is_reminder": False}, role="referent")) == "sent"
+    assert d.deliver(email()) == "sent"
+    assert [m.template for m in mailer.sent] == ["proposal_to_confirm", "proposal_to_volunteer"]
+    assert world.published and all(event.data["template"] != "proposal_reminder" for event, _ in world.published)
+
+
+def test_reminders_go_by_default(world):
+    mailer = Mailer()
+    assert deliverer(world, mailer).deliver(email(template="proposal_reminder", event_id="reminder:prop-1")) == "sent"
+    assert [m.template for m in mailer.sent] == ["proposal_reminder"]
+
+
 def test_a_digest_preference_queues_the_email_instead(world):
     world.preferences.docs[recipient_hash(TO)] = {"proposals": "weekly"}
     mailer = Mailer()

@@ -122,7 +122,7 @@ def used(request):
 def test_a_recipient_never_seen_gets_everything_at_once(store):
     prefs = store.get(ALICE)
     assert prefs == Preferences(ALICE)
-    assert prefs.choices() == {"proposals": "immediate", "requests": "immediate"}
+    assert prefs.choices() == {"proposals": "immediate", "requests": "immediate", "reminders": "on"}
     assert store.mode(ALICE, "proposals") == "immediate"
     assert prefs.sends("proposals") and prefs.sends("requests") and prefs.sends("account")
 
@@ -138,16 +138,51 @@ def test_unsubscribing_is_at_once_per_category_idempotent_and_per_recipient(stor
 
 
 def test_choices_set_a_digest_or_off_and_leave_the_other_category(store):
-    assert store.choose(ALICE, {"requests": "weekly"}, NOW).choices() == {"proposals": "immediate", "requests": "weekly"}
-    assert store.choose(ALICE, {"proposals": "off"}, NOW).choices() == {"proposals": "off", "requests": "weekly"}
+    assert store.choose(ALICE, {"requests": "weekly"}, NOW).choices() == {
+        "proposals": "immediate", "requests": "weekly", "reminders": "on"}
+    assert store.choose(ALICE, {"proposals": "off"}, NOW).choices() == {"proposals": "off", "requests": "weekly",
+                                                                    "reminders": "on"}
     assert store.mode(ALICE, "requests") == "weekly"
 
 
 def test_choosing_a_mode_subscribes_again(store):
     store.unsubscribe(ALICE, "requests", NOW)
     prefs = store.choose(ALICE, {"requests": "daily", "proposals": "off"}, NOW)
-    assert prefs.choices() == {"proposals": "off", "requests": "daily"}
+    assert prefs.choices() == {"proposals": "off", "requests": "daily", "reminders": "on"}
     assert prefs.sends("requests") and not prefs.sends("proposals")
+
+
+def test_reminders_are_a_switch_off_then_on_again_that_leaves_the_categories_alone(store):
+    store.choose(ALICE, {"proposals": "daily"}, NOW)
+    off = store.choose(ALICE, {"reminders": "off"}, NOW)
+
+    assert off.choices() == {"proposals": "daily", "requests": "immediate", "reminders": "off"}
+    assert not off.wants("reminders") and off.sends("proposals")
+    assert store.mode(ALICE, "reminders") == "off"  # what the deliverer reads before a reminder
+    assert store.get(BOB).wants("reminders")
+
+    on = store.choose(ALICE, {"reminders": "on"}, NOW)
+    assert on.choices() == {"proposals": "daily", "requests": "immediate", "reminders": "on"}
+    assert store.mode(ALICE, "reminders") == "immediate"
+
+
+def test_reminders_take_on_or_off_only_and_have_no_unsubscribe_link(store):
+    for bad in ("daily", "immediate"):
+        with pytest.raises(ValueError):
+            store.choose(ALICE, {"reminders": bad}, NOW)
+    with pytest.raises(ValueError):
+        store.unsubscribe(ALICE, "reminders", NOW)
+    assert store.get(ALICE).wants("reminders")
+
+
+def test_the_mongo_document_of_reminders_off_is_a_date_under_unsubscribed():
+    db = FakeDatabase()
+    MongoPreferences(db).choose(ALICE, {"reminders": "off"}, NOW)
+    assert db["preferences"].docs[ALICE]["unsubscribed"] == {"reminders": NOW}
+    assert "reminders" not in db["preferences"].docs[ALICE].get("modes", {})
+
+    MongoPreferences(db).choose(ALICE, {"reminders": "on"}, NOW)
+    assert db["preferences"].docs[ALICE]["unsubscribed"] == {}
 
 
 def test_unknown_categories_and_modes_are_refused(store):

@@ -256,6 +256,8 @@ FILTERS = [
     {"reported": True}, {"reported": True, "town": "94033"}, {"reported": True, "requester_kind": "school"},
     {"public": True}, {"public": True, "statuses": ("open", "partly_matched"), "requester_kind": "school"},
     {"public": True, "reported": True},
+    {"school_uai": COLLEGE}, {"school_uai": OTHER}, {"school_uai": "0941301D", "status": "open"},
+    {"school_uai": COLLEGE, "reported": True}, {"school_uai": COLLEGE, "week": "2027-W05"},
 ]
 
 
@@ -282,6 +284,16 @@ def _selected(**filters) -> set[int]:
 
 
 PUBLIC = {1, 2, 3, 4, 10, 11}  # the school requests that are not hidden
+
+
+@pytest.mark.parametrize("who, expected", [
+    ("anonymous", {1, 2, 3, 11}),  # the college's public requests
+    ("pupil owner", {0, 1, 2, 3, 9, 11}),  # and its own
+    ("referent same school", {0, 1, 2, 3, 5, 8, 9, 11}),  # and every request of its school
+    ("referent other school", {1, 2, 3, 11}),  # the college's public ones only
+])
+def test_a_schools_requests_are_selected_by_its_uai_within_what_the_viewer_may_see(who, expected):
+    assert _selected(viewer=VIEWERS[who], school_uai=COLLEGE) == expected
 
 
 def test_anonymous_callers_see_school_requests_only_and_no_hidden_one():

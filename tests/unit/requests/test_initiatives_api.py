@@ -383,6 +383,20 @@ def test_joining_shows_the_contact_to_the_new_participant_and_publishes_ids_only
     validate_event(event)
 
 
+def test_each_viewer_reads_whether_its_actor_takes_part_in_the_initiative_and_in_the_list(http, tokens):
+    initiative_id = published_id(http, tokens)
+    joined = http.post(f"{URL}/{initiative_id}/participants", json={}, headers=tokens.referent())
+    assert joined.get_json()["participating"] is True
+    for headers, expected in [(tokens.referent(), True), (tokens.partner(), False), (tokens.professional(), False),
+                              ({}, False)]:
+        assert http.get(f"{URL}/{initiative_id}", headers=headers).get_json()["participating"] is expected
+        [item] = http.get(URL, headers=headers).get_json()["items"]
+        assert item["participating"] is expected and "participants" not in item
+
+    assert http.delete(f"{URL}/{initiative_id}/participants/{SCHOOL}", headers=tokens.referent()).status_code == 204
+    assert http.get(URL, headers=tokens.referent()).get_json()["items"][0]["participating"] is False
+
+
 def test_a_partner_may_join_without_a_message(http, tokens):
     initiative_id = published_id(http, tokens)
     response = http.post(f"{URL}/{initiative_id}/participants", json={}, headers=tokens.partner())

@@ -58,6 +58,16 @@ def test_the_lycee_pupil_sees_their_request_and_the_schools_ones(client, auth, r
         ["apprenticeship", "testimony"]
 
 
+def test_a_referent_lists_its_schools_requests_its_pupils_included_and_no_other_schools(client, auth,
+                                                                                      requests_made):
+    assert _names(client.get("/api/v1/requests?school_uai=0940585A", headers=auth("referent")), requests_made) == \
+        ["discovery", "information", "hosting", "fair", "intervention", "testimony"]
+    assert _names(client.get("/api/v1/requests?school_uai=0941301D", headers=auth("referent")), requests_made) == \
+        ["lycee_hosting"]  # another school's public requests only
+    assert _names(client.get("/api/v1/requests?school_uai=0941301D", headers=auth("lycee_referent")),
+                  requests_made) == ["apprenticeship", "lycee_hosting"]
+
+
 def test_pages_cut_the_newest_first_list_and_total_counts_them_all(client, auth, requests_made):
     first = client.get("/api/v1/requests?page_size=3", headers=auth("manager")).get_json()
     second = client.get("/api/v1/requests?page_size=3&page=2", headers=auth("manager")).get_json()
@@ -88,6 +98,8 @@ def _names_of(page, made) -> list[str]:
                                         "(min_lon,min_lat,max_lon,max_lat)."]),
     ("page=0", "page", ["Page 1 ou plus attendue."]),
     ("page_size=500", "page_size", ["Entre 1 et 200 attendu."]),
+    ("school_uai=094058", "school_uai", ["Code UAI invalide : 7 chiffres suivis d'une lettre majuscule (ex. "
+                                         "0940585A)."]),
 ])
 def test_bad_filters_are_refused_in_french(client, query, field, message):
     response = client.get(f"/api/v1/requests?{query}")

@@ -2,9 +2,12 @@
 to the service's unit of work as `initiatives` (its writes then join the unit of work's transaction)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING
+
+from vitawin_common.periods import MonthPeriod
 
 from vitawin_requests.initiatives.filters import InitiativeFilter, due_for_closing
 from vitawin_requests.initiatives.rules import ConcurrentChange
@@ -20,7 +23,8 @@ class InitiativeRepository(ModeratedRepository):
     indexes = ([("created_at", DESCENDING)], [("status", ASCENDING), ("kind", ASCENDING)], [("town", ASCENDING)],
                [("partner_kinds_sought", ASCENDING)],
                [("kind", ASCENDING), ("status", ASCENDING), ("deadline", ASCENDING)],
-               [("report_count", ASCENDING)])
+               [("report_count", ASCENDING)],
+               [("town", ASCENDING), ("created_at", ASCENDING)])  # the dashboard's town and period (for_stats)
 
     def page(self, flt: InitiativeFilter, page: int = 1, page_size: int = 20) -> tuple[list[dict], int]:
         """One page of the initiatives matching `flt`, newest first (ties by id), and how many match."""
@@ -29,6 +33,12 @@ class InitiativeRepository(ModeratedRepository):
         cursor = self.collection.find(query, {"_id": False}, session=self.session)
         items = list(cursor.sort(list(self.newest_first)).skip((page - 1) * page_size).limit(page_size))
         return items, total
+
+    def for_stats(self, period: MonthPeriod, town: str | None, fields: tuple[str, ...]) -> Iterator[dict]:
+        """`fields` of the initiatives published in `period` (in `town` if given), hidden ones
+        included, for the dashboard's counts (a range on created_at and an equality on town only)."""
+        query = {**period.to_query("created_at"), **({"town": town} if town else {})}
+        return self.collection.find(query, {"_id": False, **dict.fromkeys(fields, True)}, session=self.session)
 
     def on_map(self, flt: InitiativeFilter, limit: int = MAP_LIMIT) -> list[dict]:
         """The initiatives matching `flt`, newest first, at most `limit`."""

@@ -352,7 +352,8 @@ class Initiative:
         """The initiative as `viewer` may read it (dates as date objects, for the API schema): the
         contact e-mail and the participants' messages only for the publisher and the participants;
         the hidden flag (with reason, role and time when hidden); the reports only for territory
-        managers."""
+        managers; `participating`: whether the viewer's actor takes part (what a list, which has no
+        participants, tells the viewer about itself)."""
         private = self.can_see_private(viewer)
         data = {**self.public_fields(), "start_date": self.start_date, "end_date": self.end_date,
                 "deadline": self.deadline, "participant_count": len(self.participants),
@@ -360,7 +361,8 @@ class Initiative:
                 "closed_at": self.closed_at, "close_reason": self.close_reason,
                 "participants": [p.to_document() if private else
                                  {k: v for k, v in p.to_document().items() if k != "message"}
-                                 for p in self.participants]}
+                                 for p in self.participants],
+                "participating": viewer is not None and self.participation(viewer.actor_id) is not None}
         if private:
             data["contact_email"] = self.contact_email
         data.update(self.moderation.view(with_reports=viewer is not None and viewer.role == TERRITORY_MANAGER))

@@ -169,6 +169,8 @@ class InitiativeSchema(ModeratedItemSchema):
     participants = fields.List(fields.Nested(InitiativeParticipantSchema), dump_only=True, metadata={
         "description": "Acteurs qui ont rejoint l'initiative ou candidaté à l'appel à projets"})
     participant_count = fields.Integer(dump_only=True)
+    participating = fields.Boolean(dump_only=True, metadata={
+        "description": "Si l'acteur pour lequel agit le compte connecté participe (false sans connexion)"})
     version = fields.Integer(dump_only=True, metadata={
         "description": "Version : 1 à la publication, + 1 à chaque changement"})
     created_at = fields.DateTime(dump_only=True, metadata={"description": "Date de publication"})
