@@ -32,6 +32,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from vitawin_common.outbox import Outbox
+from vitawin_common.periods import MonthPeriod
 from vitawin_common.uow import UnitOfWork
 
 from vitawin_matching.domain import (ACTIVE, CLOSED, OPEN, WITHDRAWN, ActionOffer, BoundingBox, Location, Proposal,
@@ -511,6 +512,26 @@ def _state_fields(state: ProposalState) -> dict:
             "requester_kind": state.requester_kind, "answered_at": state.answered_at,
             "closed_at": state.closed_at, "declined_by": state.declined_by}
 
+
+
+class MongoProposalStats:
+    """What the dashboard counts (vitawin_matching.stats): the proposals of a period, some fields
+    only, and the town of each request from matching's read model (a proposal stores no town).
+    Reads only, outside any transaction."""
+
+    def __init__(self, db: Database):
+        self.proposals = db["proposals"]
+        self.requests = db["requests"]
+
+    def proposals_in(self, period: MonthPeriod, fields: Iterable[str]) -> Iterable[dict]:
+        """`fields` of the proposals made in `period` (a range on created_at, indexed)."""
+        return self.proposals.find(period.to_query("created_at"), {"_id": False, **dict.fromkeys(fields, True)})
+
+    def request_towns(self, town: str | None = None) -> dict[str, str | None]:
+        """{request_id: town} of the requests matching knows; only those of `town` when given."""
+        if town:
+            return {doc["_id"]: town for doc in self.requests.find({"town": town}, {"_id": True})}
+        return {doc["_id"]: doc.get("town") for doc in self.requests.find({}, {"_id": True, "town": True})}
 
 
 class MongoUsage:

@@ -24,6 +24,7 @@ from vitawin_common import identity, web
 from vitawin_matching import answers, bootstrap
 from vitawin_matching.domain import Proposal
 from vitawin_matching.handlers import ConcurrentAnswer
+from vitawin_matching.stats_api import ProposalStatsSource, stats_blp
 from vitawin_matching.workflow import REQUESTER, STATUSES, VOLUNTEER, ProposalConflict
 
 MAX_LIMIT = 200
@@ -233,10 +234,11 @@ def _queries() -> ProposalQueries:
 
 def create_app(proposals: ProposalQueries | None = None, ready: Callable[[], bool] | None = None,
                uow_factory: Callable | None = None, offer_of: Callable | None = None,
-               link_key: bytes | str | None = None) -> Flask:
+               link_key: bytes | str | None = None, stats: ProposalStatsSource | None = None) -> Flask:
     """Real dependencies unless given (tests pass fakes). Called in each gunicorn worker, after the fork.
     `link_key`: notify's public key for the answer links (PEM), from NOTIFY_LINK_PUBLIC_KEY(_FILE)
-    unless given; without one, link answers get a 503."""
+    unless given; without one, link answers get a 503. `stats`: what the dashboard's counts read
+    (stats_api; the Mongo one, made on first use, unless given)."""
     if proposals is None or ready is None or uow_factory is None:
         config = bootstrap.settings()
         proposals = proposals or bootstrap.proposals(config)
@@ -247,7 +249,9 @@ def create_app(proposals: ProposalQueries | None = None, ready: Callable[[], boo
     app.config.update(web.openapi_settings("Vitawin matching"))
     link_key = link_key or bootstrap.link_public_key()
     app.extensions["vitawin_matching"] = {"proposals": proposals, "uow_factory": uow_factory, "offer_of": offer_of,
-                                          "link_key": identity.load_public_key(link_key) if link_key else None}
+                                          "link_key": identity.load_public_key(link_key) if link_key else None,
+                                          "stats": stats}
     api = Api(app)
     api.register_blueprint(blp)
+    api.register_blueprint(stats_blp)  # /api/v1/proposals/stats (territory managers' dashboard)
     return web.init_app(app, bootstrap.SERVICE, ready)

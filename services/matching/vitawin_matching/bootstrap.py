@@ -15,7 +15,8 @@ from vitawin_common.events import Event
 from vitawin_common.outbox import Outbox, OutboxRelay
 
 from vitawin_matching import answers, handlers
-from vitawin_matching.adapters import MongoProposals, MongoUnitOfWork, MongoVolunteers, ensure_indexes
+from vitawin_matching.adapters import (MongoProposalStats, MongoProposals, MongoUnitOfWork, MongoVolunteers,
+                                      ensure_indexes)
 from vitawin_matching.index import VolunteerIndex
 from vitawin_matching.search import IndexFollower, Search
 from vitawin_matching.domain import DEFAULT_TOP_K
@@ -127,6 +128,11 @@ def prepare_database(config: Settings) -> None:
 
 def proposals(config: Settings) -> MongoProposals:
     return MongoProposals(mongo.database(config))
+
+
+def proposal_stats(config: Settings) -> MongoProposalStats:
+    """What the dashboard's counts read (GET /api/v1/proposals/stats)."""
+    return MongoProposalStats(mongo.database(config))
 
 
 def offer_of(config: Settings):

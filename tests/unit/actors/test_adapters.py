@@ -60,4 +60,5 @@ def test_ensure_indexes_indexes_the_volunteers_and_the_outbox(uow):
     uow.ensure_indexes()
     uow.outbox.ensure_indexes.assert_called_once_with()
     keys = [call.args[0] for call in uow.volunteers.collection.create_index.call_args_list]
-    assert keys == [[("town", 1)], [("action_types", 1)], [("created_at", -1)], [("actor_id", 1)]]
+    assert keys == [[("town", 1)], [("action_types", 1)], [("created_at", -1)], [("actor_id", 1)],
+                    [("town", 1), ("created_at", 1)]]

@@ -3,7 +3,8 @@
 
 `create_app` is the entry point (gunicorn: `vitawin_actors.api:create_app()`). The modules:
 `fields` (what the schemas share, and the request's `Dependencies`), `actions` (each action's
-settings in a pledge), `pledges` (/api/v1/volunteers), `directory` (/api/v1/actors and its map)."""
+settings in a pledge), `pledges` (/api/v1/volunteers), `directory` (/api/v1/actors and its map),
+`stats` (/api/v1/actors/stats, the territory's dashboard)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -21,7 +22,9 @@ from vitawin_actors import bootstrap
 from vitawin_actors.api.directory import _document_by_kind, actors_blp
 from vitawin_actors.api.fields import Dependencies
 from vitawin_actors.api.pledges import blp
-from vitawin_actors.domain import RomeReference
+from vitawin_actors.api.stats import stats_blp
+from vitawin_actors.domain import MapSettings, RomeReference
+from vitawin_actors.map_follower import MapIndexFollower
 
 __all__ = ["DESCRIPTION", "Dependencies", "create_app"]
 
@@ -37,15 +40,26 @@ DESCRIPTION = (
 
 def create_app(settings: Settings | None = None, uow_factory: Callable | None = None,
                territory: Territory | None = None, rome: RomeReference | None = None,
-               today: Callable[[], date] | None = None) -> Flask:
+               today: Callable[[], date] | None = None, map_follower: MapIndexFollower | None = None,
+               map_settings: MapSettings | None = None) -> Flask:
+    """The app; given nothing, wired to the real dependencies. The map's in-memory index
+    (`map_follower`) starts loading in the background when the app is wired to MongoDB (no
+    `uow_factory` given); with a given unit of work, its first map query loads it."""
     settings = settings or bootstrap.settings()
     app = Flask(__name__)
     app.config.update(web.openapi_settings("Vitawin actors", DESCRIPTION))
-    dependencies = Dependencies(uow_factory or bootstrap.unit_of_work_factory(settings),
-                                territory or bootstrap.territory(), rome or bootstrap.rome())
+    real_store = uow_factory is None
+    uow_factory = uow_factory or bootstrap.unit_of_work_factory(settings)
+    if map_follower is None:
+        map_follower = bootstrap.map_follower(uow_factory)
+        if real_store:
+            map_follower.start()  # gunicorn calls create_app in each worker, after the fork
+    dependencies = Dependencies(uow_factory, territory or bootstrap.territory(), rome or bootstrap.rome(),
+                                map_follower=map_follower, map_settings=map_settings or bootstrap.map_settings())
     app.extensions[bootstrap.SERVICE] = dependencies if today is None else replace(dependencies, today=today)
     api = Api(app)
     api.register_blueprint(blp)
     api.register_blueprint(actors_blp)
+    api.register_blueprint(stats_blp)  # /api/v1/actors/stats (territory managers' dashboard)
     _document_by_kind(api)
     return web.init_app(app, bootstrap.SERVICE, ready=bootstrap.ready(settings))
