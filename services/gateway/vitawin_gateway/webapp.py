@@ -1,5 +1,6 @@
-"""The web app the gateway serves: its French pages (/, /connexion, /mon-espace), their settings
-(/app-config.json), the app's own static files (/static/app/...) and the front-end libraries
+"""The web app the gateway serves: its French pages (/, /connexion, /mon-espace, and the forms
+/inscription, /engagement, /demande; /initiatives), their settings (/app-config.json), the list of jobs the forms
+offer (/app-rome.json), the app's own static files (/static/app/...) and the front-end libraries
 vendored from npm (/static/vendor/...).
 
 Where things are:
@@ -11,13 +12,19 @@ Where things are:
   /app-config.json. Without that folder the pages say so (503) and the API goes on.
 - WEB_VENDOR_DIR [<repository>/web/node_modules]: where `npm ci` put Leaflet and
   leaflet.markercluster. Only leaflet/dist/** and leaflet.markercluster/dist/** are served, files
-  with a known extension only. When they are missing, the gateway logs a warning at start and the
-  map page shows its list with a French message that the map library is missing.
+  with a known extension only, and swagger-ui-dist's swagger-ui-bundle.js and swagger-ui.css (the
+  API documentation, /api/v1/docs; without them it shows its plain list of operations). When the
+  map libraries are missing, the gateway logs a warning at start and the map page shows its list
+  with a French message that the map library is missing.
 - GATEWAY_TILE_URL [https://tile.openstreetmap.org/{z}/{x}/{y}.png] and GATEWAY_TILE_ATTRIBUTION
   [© les contributeurs d'OpenStreetMap]: the base map, sent in /app-config.json. Its origin must
   be allowed by GATEWAY_TILE_ORIGINS (the pages' img-src, vitawin_gateway.security): a warning is
   logged at start when it is not.
 - TERRITORY_FILE (vitawin_common.config): the territory's name, map centre and towns.
+- ROME_FILE [<CONTRACTS_DIR>/reference/rome.json]: the ROME job sheets (code, French label) the
+  actors and requests services check jobs against; /app-rome.json gives them to the forms' job
+  pickers, sorted by label. Without it, /app-rome.json answers 503 in French and the forms take
+  ROME codes typed as they are.
 
 The pages run under the strict Content-Security-Policy of vitawin_gateway.security: no inline
 script or style; the scripts read their settings from /app-config.json and from data- attributes.
@@ -59,6 +66,9 @@ VENDOR_PACKAGES = {
     "leaflet.markercluster": {"dist": "dist", "script": "dist/leaflet.markercluster.js",
                               "styles": ("dist/MarkerCluster.css", "dist/MarkerCluster.Default.css")},
 }
+# Single files of other packages, for the gateway's own pages: URL /static/vendor/<package>/<file>,
+# these files only. swagger-ui-dist: the interactive API documentation (/api/v1/docs, pages.py).
+VENDOR_FILES = {"swagger-ui-dist": ("swagger-ui-bundle.js", "swagger-ui.css")}
 CONTENT_TYPES = {  # the files served, by extension (werkzeug adds "; charset=utf-8" to text types)
     ".js": "text/javascript",
     ".mjs": "text/javascript",
@@ -78,11 +88,18 @@ PAGES = {  # path -> (template, navigation key, title, whether it shows the map)
     "/": ("carte.html", "carte", "Carte des acteurs", True),
     "/connexion": ("connexion.html", "connexion", "Connexion", False),
     "/mon-espace": ("mon-espace.html", "mon-espace", "Mon espace", False),
+    "/inscription": ("inscription.html", "inscription", "Inscription", False),
+    "/engagement": ("engagement.html", "engagement", "Proposer un engagement", False),
+    "/demande": ("demande.html", "demande", "Publier une demande", False),
+    "/initiatives": ("initiatives.html", "initiatives", "Initiatives et appels à projets", False),
+    "/tableau-de-bord": ("tableau-de-bord.html", "tableau-de-bord", "Tableau de bord du territoire", False),
 }
 NO_VENDOR: dict = {"scripts": [], "styles": []}
 MSG_NO_APP = ("Le site web de Vitawin n'est pas installé sur ce serveur (dossier web/app introuvable). "
               "L'API reste disponible.")
 MSG_NO_TERRITORY = "Territoire non configuré sur ce serveur : les réglages de la carte sont indisponibles."
+MSG_NO_ROME = ("Liste des métiers (référentiel ROME) indisponible sur ce serveur : indiquez les codes ROME "
+               "directement (ex. D1102).")
 
 
 def _find_repository_folder(relative: str, marker: str) -> Path | None:
@@ -103,6 +120,13 @@ def _default_territory_file() -> Path | None:
         return None
 
 
+def _default_rome_file() -> Path | None:
+    try:
+        return config.Settings(service_name="gateway").contracts_dir / "reference" / "rome.json"
+    except RuntimeError:  # no contracts/ found and no CONTRACTS_DIR
+        return None
+
+
 @dataclass(frozen=True)
 class WebSettings:
     """What the web app needs; tests build one directly, `from_env` reads the environment."""
@@ -112,6 +136,7 @@ class WebSettings:
     tile_url: str = DEFAULT_TILE_URL
     tile_attribution: str = DEFAULT_TILE_ATTRIBUTION
     territory_file: Path | None = None
+    rome_file: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "WebSettings":
@@ -126,10 +151,11 @@ class WebSettings:
             web = _find_repository_folder("web", "package.json")
             vendor_dir = web / "node_modules" if web is not None else None
         territory_file = Path(env["TERRITORY_FILE"]) if env.get("TERRITORY_FILE") else _default_territory_file()
+        rome_file = Path(env["ROME_FILE"]) if env.get("ROME_FILE") else _default_rome_file()
         return cls(app_dir=app_dir, vendor_dir=vendor_dir,
                    tile_url=env.get("GATEWAY_TILE_URL") or DEFAULT_TILE_URL,
                    tile_attribution=env.get("GATEWAY_TILE_ATTRIBUTION") or DEFAULT_TILE_ATTRIBUTION,
-                   territory_file=territory_file)
+                   territory_file=territory_file, rome_file=rome_file)
 
 
 # --- the territory, as the map needs it --------------------------------------------------------------
@@ -187,6 +213,27 @@ def _load_territory(path: Path | None) -> dict | None:
         return None
 
 
+# --- the ROME job sheets, for the forms' job pickers ----------------------------------------------------
+def rome_view(document: dict) -> dict:
+    """The reference's source and licence, and its jobs as [{code, label}] in French alphabetical
+    order of their labels (what a person scrolls through)."""
+    jobs = [{"code": str(code), "label": str(label)} for code, label in document["jobs"].items()]
+    jobs.sort(key=lambda job: (_alphabetical(job["label"]), job["code"]))
+    return {"source": document.get("name", ""), "licence": document.get("licence", ""), "jobs": jobs}
+
+
+def _load_rome(path: Path | None) -> bytes | None:
+    if path is None:
+        log.error("ROME file not found: the forms' job pickers have no list (set ROME_FILE)")
+        return None
+    try:
+        view = rome_view(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.error("ROME file unreadable", extra={"path": str(path), "error": type(exc).__name__})
+        return None
+    return json.dumps(view, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 # --- vendored libraries --------------------------------------------------------------------------------
 def _package_version(vendor_dir: Path, package: str) -> str | None:
     try:
@@ -202,6 +249,10 @@ def vendor_file(vendor_dir: Path | None, rest: str) -> Path | None:
     if vendor_dir is None:
         return None
     parts = rest.split("/")
+    if len(parts) == 2 and parts[1] in VENDOR_FILES.get(parts[0], ()):
+        root = (vendor_dir / parts[0]).resolve()
+        path = (vendor_dir / parts[0] / parts[1]).resolve()
+        return path if path.is_relative_to(root) and path.is_file() else None
     if len(parts) < 3 or any(part in ("", ".", "..") or "\\" in part or "\x00" in part for part in parts):
         return None
     package, folder = parts[0], parts[1]
@@ -261,6 +312,8 @@ class WebApp:
     vendor_versions: dict[str, str | None]
     templates: jinja2.Environment | None
     config_body: bytes = field(default=b"")
+    rome_body: bytes | None = None
+    file_versions: dict[str, str | None] = field(default_factory=dict)  # VENDOR_FILES' packages
 
     @property
     def map_library(self) -> bool:
@@ -274,6 +327,14 @@ class WebApp:
             urls["scripts"].append(f"/static/vendor/{package}/{spec['script']}{query}")
             urls["styles"].extend(f"/static/vendor/{package}/{style}{query}" for style in spec["styles"])
         return urls
+
+    def swagger_ui(self) -> dict | None:
+        """Swagger UI's script and style sheet (?v=<version>), None when it is not installed."""
+        version = self.file_versions.get("swagger-ui-dist")
+        if not version:
+            return None
+        base = "/static/vendor/swagger-ui-dist"
+        return {"script": f"{base}/swagger-ui-bundle.js?v={version}", "style": f"{base}/swagger-ui.css?v={version}"}
 
 
 def _alphabetical(name: str) -> str:
@@ -312,9 +373,17 @@ def build(settings: WebSettings) -> WebApp:
                     extra={"path": str(settings.vendor_dir) if settings.vendor_dir else None,
                            "missing": [package for package, version in versions.items() if not version]})
     web = WebApp(settings, _load_territory(settings.territory_file), _labels(app_dir), versions, templates)
+    for package, files in VENDOR_FILES.items():
+        present = settings.vendor_dir is not None and all((settings.vendor_dir / package / name).is_file()
+                                                          for name in files)
+        web.file_versions[package] = (_package_version(settings.vendor_dir, package) or "0") if present else None
+        if not present:
+            log.warning("front-end library missing (run `npm ci --prefix web`, or set WEB_VENDOR_DIR)",
+                        extra={"package": package})
     body = {"tile_url": settings.tile_url, "tile_attribution": settings.tile_attribution,
             "territory": web.territory, "map_library": web.map_library, "labels": web.labels}
     web.config_body = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    web.rome_body = _load_rome(settings.rome_file)
     return web
 
 
@@ -372,6 +441,15 @@ def install(app: Flask, settings: WebSettings, tile_origins: str, fallback_page)
         response.add_etag()
         return response.make_conditional(request)
 
+    @app.get("/app-rome.json")
+    def app_rome():
+        if web.rome_body is None:
+            return error_response(503, MSG_NO_ROME)
+        response = Response(web.rome_body, content_type="application/json; charset=utf-8")
+        response.headers["Cache-Control"] = REVALIDATE
+        response.add_etag()
+        return response.make_conditional(request)
+
     @app.get("/static/app/<path:rest>")
     def app_static(rest: str):
         path = app_file(settings.app_dir, rest)
@@ -386,7 +464,8 @@ def install(app: Flask, settings: WebSettings, tile_origins: str, fallback_page)
             abort(404)
         package = rest.split("/", 1)[0]
         wanted = request.args.get("v")
-        immutable = wanted is not None and wanted == web.vendor_versions.get(package)
+        immutable = wanted is not None and wanted == (web.vendor_versions.get(package)
+                                                      or web.file_versions.get(package))
         return _send(path, VENDOR_IMMUTABLE if immutable else f"public, max-age={VENDOR_MAX_AGE}")
 
     return web

@@ -19,13 +19,15 @@ from vitawin_gateway.security import SecuritySettings
 ROOT = Path(__file__).resolve().parents[3]
 APP_DIR = ROOT / "web" / "app"
 VENDOR_DIR = ROOT / "web" / "node_modules"
-PAGES = {"/": "map-page.js", "/connexion": "sign-in-page.js", "/mon-espace": "my-space-page.js"}
+PAGES = {"/": "map-page.js", "/connexion": "sign-in-page.js", "/mon-espace": "my-space-page.js",
+         "/inscription": "register-page.js", "/engagement": "pledge-page.js", "/demande": "request-page.js"}
+ROME_FILE = ROOT / "contracts" / "reference" / "rome.json"
 needs_vendor = pytest.mark.skipif(not (VENDOR_DIR / "leaflet" / "dist" / "leaflet.js").is_file(),
                                   reason="web/node_modules not installed (npm ci --prefix web)")
 
 
 def settings(**overrides) -> webapp.WebSettings:
-    values = dict(app_dir=APP_DIR, vendor_dir=VENDOR_DIR, territory_file=config.territory_file())
+    values = dict(app_dir=APP_DIR, vendor_dir=VENDOR_DIR, territory_file=config.territory_file(), rome_file=ROME_FILE)
     values.update(overrides)
     return webapp.WebSettings(**values)
 
@@ -478,3 +480,157 @@ def test_without_the_app_the_pages_answer_503_in_french_and_the_api_documents_re
         assert "n'est pas installé" in text and 'href="/api/v1/docs"' in text
         assert "<script" not in text
     assert app.get("/static/app/js/map-page.js").status_code == 404
+
+
+# --- the forms (/inscription, /engagement, /demande) and the job list they offer ------------------------
+FORMS = {"/inscription": ("formulaire-inscription", "nav-inscription", "Inscription"),
+         "/engagement": ("formulaire-engagement", "nav-engagement", "Proposer un engagement"),
+         "/demande": ("formulaire-demande", "nav-demande", "Publier une demande")}
+
+
+@pytest.mark.parametrize("path, form_id, nav_id, title", [(path, *values) for path, values in FORMS.items()])
+def test_each_form_page_has_its_title_its_current_link_and_a_form_checked_by_its_script(path, form_id, nav_id, title):
+    answer, html = page(path)
+    text = answer.get_data(as_text=True)
+    assert f"<title>{title} — Vitawin</title>" in text
+    assert [a["id"] for a in html.all("a") if a.get("aria-current") == "page"] == [nav_id]
+    assert html.by_id(nav_id)[1]["href"] == path
+    tag, form = html.by_id(form_id)
+    assert tag == "form" and "novalidate" in form  # the script checks it and says why in French
+    assert [b for b in html.all("button") if b.get("type") == "submit"]
+    for attributes in html.all("input") + html.all("select") + html.all("textarea"):
+        if attributes.get("type") not in ("checkbox", "radio"):
+            assert "data-field" in attributes or "data-job-input" in attributes or attributes["id"] == "dem-periode-texte", \
+                attributes["id"]  # each control's errors come back beside it
+    statuses = [attributes for _, attributes in html.elements if attributes.get("role") == "status"]
+    assert statuses and all(attributes.get("aria-live") == "polite" for attributes in statuses)
+
+
+def test_the_pages_link_to_the_forms():
+    _, layout = page("/")
+    for nav_id, path in (("nav-inscription", "/inscription"), ("nav-engagement", "/engagement"),
+                         ("nav-demande", "/demande")):
+        assert layout.by_id(nav_id)[1]["href"] == path
+    assert layout.by_id("carte-lien-inscription")[1]["href"] == "/inscription"
+    _, sign_in = page("/connexion")
+    assert sign_in.by_id("lien-inscription")[1]["href"] == "/inscription"
+
+
+def options(html: Page, select_id: str) -> list[str]:
+    """The values of a <select>'s options, in order (the parser keeps elements in document order)."""
+    values, inside = [], False
+    for tag, attributes in html.elements:
+        if tag == "select":
+            inside = attributes.get("id") == select_id
+        elif tag == "option" and inside:
+            values.append(attributes["value"])
+    return values
+
+
+def test_the_registration_form_offers_organisations_schools_and_pupils_but_not_territory_managers():
+    from vitawin_actors.domain import LEVELS, ORGANISATION_KINDS, SCHOOL_TYPES
+
+    _, html = page("/inscription")
+    assert [attributes["value"] for attributes in html.all("input") if attributes.get("name") == "type-inscription"] \
+        == ["organisation", "school", "pupil"]
+    assert options(html, "org-type") == ["", *ORGANISATION_KINDS]
+    assert options(html, "eco-type") == ["", *SCHOOL_TYPES]
+    assert options(html, "eleve-niveau") == ["", *LEVELS]
+    assert "territory_manager" not in answer_text("/inscription")
+    for part in ("partie-organisation", "partie-etablissement", "partie-eleve"):
+        attributes = html.by_id(part)[1]
+        assert "hidden" in attributes and "disabled" in attributes  # nothing of it sent until chosen
+    assert html.by_id("org-email")[1]["type"] == "email" and html.by_id("org-email")[1]["data-field"] == "contact_email"
+    assert html.by_id("org-position-lat")[1]["data-field"] == "location.lat location"
+    assert html.by_id("eleve-email-responsable")[1]["data-field"] == "guardian_contact_email"
+    periods = [attributes["data-field"] for attributes in html.all("input")
+               if attributes.get("data-field", "").startswith("internship_periods.")]
+    assert periods == [f"internship_periods.{level}" for level in LEVELS]
+
+
+def test_the_pledge_form_offers_each_action_type_with_its_settings_and_defaults():
+    from vitawin_actors.domain import ACTION_TYPES, DEFAULT_MODALITY, MODALITIES
+
+    _, html = page("/engagement")
+    assert [attributes["value"] for attributes in html.all("input") if attributes.get("name") == "eng-actions"] \
+        == list(ACTION_TYPES)
+    for code in ACTION_TYPES:
+        attributes = html.by_id(f"reglages-{code}")[1]
+        assert "hidden" in attributes and "disabled" in attributes
+        assert sorted(options(html, f"eng-{code}-modalite")) == sorted(MODALITIES)
+        assert html.by_id(f"eng-{code}-modalite")[1]["data-field"] == f"actions.{code}.modality"
+    text = answer_text("/engagement")
+    for code, modality in DEFAULT_MODALITY.items():  # each action's modality selected as the API's default
+        block = text[text.index(f'id="eng-{code}-modalite"'):]
+        block = block[:block.index("</select>")]
+        assert f'<option value="{modality}" selected>' in block
+    job_input = html.by_id("eng-metiers-saisie")[1]
+    assert job_input["list"] == "eng-metiers-suggestions" and html.by_id("eng-metiers-suggestions")[0] == "datalist"
+    assert set(job_input["data-field"].split()) == {"rome_codes", *(f"actions.{code}.rome_codes" for code in ACTION_TYPES)}
+
+
+def test_the_request_form_offers_each_kind_to_its_requester():
+    from vitawin_requests.kinds import KINDS
+
+    _, html = page("/demande")
+    radios = [attributes["value"] for attributes in html.all("input") if attributes.get("name") == "dem-type"]
+    assert radios == list(KINDS)
+    wrappers = {attributes["data-requester"] for attributes in html.all("div") if "data-requester" in attributes}
+    assert wrappers == {"school", "pupil"}
+    text = answer_text("/demande")
+    for kind, rule in KINDS.items():
+        wrapper = text[:text.index(f'id="dem-type-{kind}"')].rsplit("<div data-requester=", 1)[1]
+        assert wrapper.startswith(f'"{rule.requester_kind}"'), kind
+    kinds_with_fields = " ".join(attributes["data-kinds"] for _, attributes in html.elements if "data-kinds" in attributes)
+    for kind, rule in KINDS.items():  # each kind shows at least one field of its own
+        assert kind in kinds_with_fields.split(), kind
+
+
+def test_the_labels_name_every_code_the_forms_show():
+    from vitawin_actors.domain import ACTION_TYPES, AUDIENCES, DIPLOMAS, LEVELS, MODALITIES, SCHOOL_TYPES, STATUSES
+    from vitawin_requests.domain import STATUSES as REQUEST_STATUSES
+    from vitawin_requests.kinds import AROUND, KINDS
+
+    labels = json.loads((APP_DIR / "labels.json").read_text(encoding="utf-8"))
+    for group, codes in (("action_types", ACTION_TYPES), ("audiences", AUDIENCES), ("diplomas", DIPLOMAS),
+                         ("levels", LEVELS), ("modalities", MODALITIES), ("school_types", SCHOOL_TYPES),
+                         ("pledge_statuses", STATUSES), ("request_statuses", REQUEST_STATUSES),
+                         ("request_kinds", KINDS), ("around", AROUND)):
+        assert set(labels[group]) == set(codes), group
+
+
+def test_app_rome_lists_the_jobs_sorted_by_label_and_is_revalidated():
+    reference = json.loads(ROME_FILE.read_text(encoding="utf-8"))
+    answer = client().get("/app-rome.json")
+    assert answer.status_code == 200 and answer.mimetype == "application/json"
+    body = answer.get_json()
+    assert len(body["jobs"]) == len(reference["jobs"])
+    assert {"code": "D1102", "label": "Boulanger / Boulangère"} in body["jobs"]
+    keys = [webapp._alphabetical(job["label"]) for job in body["jobs"]]
+    assert keys == sorted(keys)
+    assert body["source"] == reference["name"]
+    assert answer.headers["Cache-Control"] == "no-cache"
+    assert client().get("/app-rome.json", headers={"If-None-Match": answer.headers["ETag"]}).status_code == 304
+
+
+def test_the_job_list_sorts_labels_the_french_way():
+    view = webapp.rome_view({"name": "ROME", "jobs": {"B2": "Zingueur", "B1": "Électricien", "B3": "Ébéniste",
+                                                      "B4": "ambulancier"}})
+    assert [job["label"] for job in view["jobs"]] == ["ambulancier", "Ébéniste", "Électricien", "Zingueur"]
+
+
+def test_without_the_rome_file_app_rome_says_so_in_french_and_the_forms_remain(tmp_path, caplog):
+    with caplog.at_level(logging.ERROR, logger="vitawin_gateway.webapp"):
+        app = client(rome_file=tmp_path / "absent.json")
+    assert any("ROME file unreadable" in record.getMessage() for record in caplog.records)
+    answer = app.get("/app-rome.json")
+    assert answer.status_code == 503
+    assert answer.get_json()["message"].startswith("Liste des métiers (référentiel ROME) indisponible")
+    assert app.get("/engagement").status_code == 200
+
+
+def test_the_rome_file_comes_from_rome_file_or_the_contracts(tmp_path, monkeypatch):
+    monkeypatch.delenv("ROME_FILE", raising=False)
+    assert webapp.WebSettings.from_env().rome_file.resolve() == ROME_FILE.resolve()
+    monkeypatch.setenv("ROME_FILE", str(tmp_path / "rome.json"))
+    assert webapp.WebSettings.from_env().rome_file == tmp_path / "rome.json"

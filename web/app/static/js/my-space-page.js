@@ -1,16 +1,27 @@
-// "Mon espace" (/mon-espace): who is signed in (GET /api/v1/auth/me), a sign-out button, and for a
-// professional or a school's referent the proposals that concern them (GET /api/v1/proposals) with
-// "Accepter" / "Refuser" for those waiting for their answer (POST .../accept | .../decline). Calls
-// carry the session's access token, refreshed once when expired or refused (session.js).
+// "Mon espace" (/mon-espace): who is signed in (GET /api/v1/auth/me), the choice of the membership
+// the account acts for when it has several (space-membership.js), a sign-out button; for a
+// professional or a school's referent the proposals that concern them (GET /api/v1/proposals), each
+// titled by its request (space-requests.js: what the caller may read of it), with "Accepter" /
+// "Refuser" for those waiting for their answer (POST .../accept | .../decline); for a referent the
+// requests of its school, for a pupil's guardian the pupil's own requests, with their status; and
+// the e-mail preferences (space-preferences.js). Calls carry the session's access token, refreshed
+// once when expired or refused (session.js).
 
 import { loadConfig, label } from "./config.js";
-import { dateTime, km, score } from "./format.js";
+import { dateTime, score } from "./format.js";
 import { HttpError, NETWORK_ERROR, messageOf } from "./http.js";
 import { $, element } from "./dom.js";
 import { initLayout } from "./layout.js";
 import { SessionEnded, authJson, readSession, signOut } from "./session.js";
+import { initMembershipSwitch } from "./space-membership.js";
+import { showPreferences } from "./space-preferences.js";
+import {
+  eachLimited, readRequests, requestFacts, requestTitle, schoolNames, showRequests,
+} from "./space-requests.js";
 
 const PROPOSAL_READERS = ["professional", "school_referent"];
+const REQUEST_READERS = ["school_referent", "pupil"];
+const oneDecimal = new Intl.NumberFormat("fr-FR", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
 const LIMIT = 200;
 const MSG_NOT_FOUND = "Cette proposition est introuvable : elle a peut-être été retirée, ou ne vous concerne plus.";
 const MSG_CONFLICT = "Réponse impossible";
@@ -20,6 +31,13 @@ const ANSWERED = {
   declined: "Vous avez refusé cette proposition.",
 };
 
+
+/** A proposal's distance: matching keeps it rounded to 0.1 km, so 0 means "under 50 m" (the
+ * organisation and the school at the same place), never "0 km". */
+function distance(value) {
+  if (typeof value !== "number" || !Number.isFinite(value)) return "non indiquée";
+  return value < 0.05 ? "moins de 0,1 km" : `${oneDecimal.format(value)} km`;
+}
 
 /** Whether `role` answers a proposal in `status`: the professional first, then, for a pupil's
  * request, the school's referent confirms (awaiting_confirmation). */
@@ -36,6 +54,8 @@ async function main() {
     loading.hidden = true;
     $("espace-compte").hidden = true;
     $("espace-propositions").hidden = true;
+    $("espace-demandes").hidden = true;
+    $("espace-preferences").hidden = true;
     $("espace-autre-role").hidden = true;
     if (message) $("anonyme-message").textContent = message;
     $("espace-anonyme").hidden = false;
@@ -88,14 +108,34 @@ async function main() {
 
   loading.hidden = true;
   $("espace-compte").hidden = false;
+  initMembershipSwitch({ ...me, memberships }, config, signedOut);
 
-  if (!PROPOSAL_READERS.includes(role)) {
-    $("espace-autre-role").hidden = false;
-    return;
+  const work = [];
+  if (me.actor_id && String(me.subject || "acc-").startsWith("acc-")) work.push(showPreferences(me, signedOut));
+  if (!PROPOSAL_READERS.includes(role) && !REQUEST_READERS.includes(role)) $("espace-autre-role").hidden = false;
+  let proposals = [];
+  if (PROPOSAL_READERS.includes(role)) proposals = await showProposals(role, config, signedOut);
+  if (REQUEST_READERS.includes(role)) {
+    await showRequests({ ...me, display_name: membership && membership.display_name }, config, proposals, signedOut);
   }
-  await showProposals(role, config, signedOut);
+  await Promise.all(work);
 }
 
+/** The organisations of pledges (public: GET /api/v1/volunteers/<id>): Map volunteer id -> name. */
+async function organisationNames(ids) {
+  const names = new Map();
+  await eachLimited([...new Set(ids)], async (id) => {
+    try {
+      const answer = await authJson(`/api/v1/volunteers/${encodeURIComponent(id)}`);
+      if (answer.ok && answer.data && answer.data.organisation_name) names.set(id, answer.data.organisation_name);
+    } catch (error) {
+      if (error instanceof SessionEnded) throw error;
+    }
+  });
+  return names;
+}
+
+/** The proposals section; resolves with the proposals shown (none when they could not be read). */
 async function showProposals(role, config, signedOut) {
   const section = $("espace-propositions");
   const list = $("liste-propositions");
@@ -109,34 +149,47 @@ async function showProposals(role, config, signedOut) {
   status.textContent = "Chargement de vos propositions…";
 
   let proposals;
+  const context = { requests: new Map(), schools: new Map(), organisations: new Map() };
   try {
     const answer = await authJson(`/api/v1/proposals?limit=${LIMIT}`);
     if (!answer.ok) {
       status.textContent = messageOf(answer);
       status.classList.add("status--error");
-      return;
+      return [];
     }
     proposals = Array.isArray(answer.data) ? answer.data : [];
+    if (proposals.length) {
+      // What each proposal is about: the requests the caller may read, their schools' names, and
+      // for a referent the organisations proposed.
+      const [requests, organisations] = await Promise.all([
+        readRequests(proposals.map((p) => p.request_id)),
+        role === "school_referent" ? organisationNames(proposals.map((p) => p.volunteer_id)) : new Map(),
+      ]);
+      context.requests = requests;
+      context.organisations = organisations;
+      context.schools = await schoolNames([...requests.values()].map((request) => request.town));
+    }
   } catch (error) {
     if (error instanceof SessionEnded) signedOut(error.message);
     else {
       status.textContent = error instanceof HttpError ? error.message : NETWORK_ERROR;
       status.classList.add("status--error");
     }
-    return;
+    return [];
   }
 
   if (!proposals.length) {
     status.textContent = "Aucune proposition pour le moment.";
-    return;
+    return [];
   }
   const waiting = proposals.filter((p) => answerable(role, p.status)).length;
   status.textContent = `${proposals.length} proposition${proposals.length > 1 ? "s" : ""}`
     + (waiting ? `, dont ${waiting} en attente de votre réponse.` : ".")
     + (proposals.length >= LIMIT ? ` Les ${LIMIT} plus récentes sont affichées.` : "");
   const fragment = document.createDocumentFragment();
-  for (const proposal of proposals) fragment.append(proposalRow(proposal, role, config, signedOut));
+  for (const proposal of proposals) fragment.append(proposalRow(proposal, role, config, context, signedOut));
   list.replaceChildren(fragment);
+  return proposals;
 }
 
 function fact(term, value, testid) {
@@ -147,18 +200,23 @@ function fact(term, value, testid) {
   return wrapper;
 }
 
-function proposalRow(proposal, role, config, signedOut) {
+function proposalRow(proposal, role, config, context, signedOut) {
   const id = proposal.proposal_id;
   const row = element("li", "proposal");
   row.id = `proposition-${id}`;
   row.dataset.testid = "proposal-row";
   row.dataset.proposalId = id;
+  row.dataset.requestId = proposal.request_id || "";
   row.dataset.status = proposal.status || "";
 
   const titleId = `proposition-${id}-titre`;
   const action = label(config, "action_types", proposal.action_type) || "Action";
-  const title = element("h3", "", `${action} — demande ${proposal.request_id}`);
+  const request = context.requests.get(proposal.request_id);
+  // A pupil's request is not readable by the professional (the requests service's rule): the
+  // proposal's own words then.
+  const title = element("h3", "", request ? requestTitle(config, request) : `${action} — demande d'un ou d'une élève`);
   title.id = titleId;
+  title.dataset.testid = "proposal-title";
 
   const statusValue = element("dd", "", label(config, "proposal_statuses", proposal.status));
   statusValue.dataset.testid = "proposal-status";
@@ -168,10 +226,16 @@ function proposalRow(proposal, role, config, signedOut) {
     "proposal-deadline");
 
   const facts = element("dl", "proposal__facts");
+  if (request) facts.append(...requestFacts(config, request, context.schools, "proposal-request"));
+  else {
+    facts.append(fact("Demande", "d'un ou d'une élève (ses détails sont dans l'e-mail de la proposition)",
+      "proposal-request-kind"));
+  }
+  const organisation = context.organisations.get(proposal.volunteer_id);
+  if (organisation) facts.append(fact("Organisation proposée", organisation, "proposal-organisation"));
   facts.append(
-    fact("Demande", proposal.request_id, "proposal-request"),
     fact("Type d'action", action, "proposal-action"),
-    fact("Distance", km(proposal.distance_km), "proposal-distance"),
+    fact("Distance", distance(proposal.distance_km), "proposal-distance"),
     fact("Score d'adéquation", score(proposal.score), "proposal-score"),
     statusFact,
     deadlineFact,
