@@ -1,6 +1,9 @@
 """Map queries over the demo territory (issue 7, "Benchmark"): p50/p99 latency of a bounding-box
-query of the map (GET /api/v1/actors/map.geojson?bbox=...) at zooms 11 to 16 through the gateway,
-and the gateway's overhead against calling the actors service directly, in the same run.
+query of the map (GET /api/v1/actors/map.geojson?bbox=...&zoom=...) at zooms 11 to 16 through the
+gateway, and the gateway's overhead against calling the actors service directly, in the same run.
+The actors service answers from its in-memory map index (vitawin_actors.map_follower), after a
+catch-up on MongoDB per query, and clusters past ACTORS_MAP_MAX_POINTS actors or below
+ACTORS_MAP_CLUSTER_BELOW_ZOOM (their defaults unless set in the environment).
 
     .venv/bin/python bench/map_queries.py [--actors 60000] [--queries 300] [--zooms 11 16]
                                           [--viewport 1280x800] [--seed 1] [--warm-up 3]
@@ -41,33 +44,37 @@ box is the viewport centred on a point, its corners converted back to WGS 84 deg
 (so its height in degrees depends on the centre's latitude). The centres: a town of
 territories/paris-est-marne-et-bois.json drawn at random (uniformly), its centre moved by up to
 2 km north-south and east-west (uniform), redrawn until it lies inside one of the towns'
-boundaries. Each box is sent once through the gateway (http://127.0.0.1:<base>/api/v1/actors/
-map.geojson?bbox=...) and once directly to the actors API (http://127.0.0.1:<base+1>/..., the
+boundaries. Each box is sent with its zoom once through the gateway (http://127.0.0.1:<base>/api/v1/
+actors/map.geojson?bbox=...&zoom=...) and once directly to the actors API (http://127.0.0.1:<base+1>/..., the
 same path and query), the two in a random order per pair, and the pairs of all zooms in one
 shuffled order: drift (the load of the machine, garbage collection after the largest answers)
 hits both targets and every zoom alike. One requests.Session per target (keep-alive: one
 connection each), one client thread, one query at a time. Latency: time.perf_counter() around
 session.get() (stream=False: it returns once the whole body is read). Per answer: status, body
-bytes, features (the body's `"Feature"` strings, checked against json.loads on the warm-up), and
-whether the gateway's body is byte for byte the direct one. Warm-up (excluded): --warm-up pairs
-per zoom, on other boxes. At low zoom a viewport is wider than the territory (13 towns, about 11 x
-8 km): the answer is then every organisation and school of the territory; the table says how many
-boxes held the whole territory.
+bytes, features (the body's `"Feature"` strings), clusters among them (`"cluster":true`), the
+actors the box holds (the answer's `"total"`), all checked against json.loads on the warm-up
+(with the clusters' counts plus the points adding up to the total), and whether the gateway's
+body is byte for byte the direct one. Warm-up (excluded): --warm-up pairs per zoom, on other
+boxes; the first query of each gunicorn worker catches up with the whole import there. At low
+zoom a viewport is wider than the territory (13 towns, about 11 x 8 km): the box then holds every
+organisation and school of the territory; the table says how many boxes held the whole territory.
 
 Printed: the machine, the load average, the parameters, the generation and import times; a table
 per zoom: box width x height (km, at the box's centre, mean over the boxes), features p50 / max,
-bytes p50, direct p50 / p99 ms, gateway p50 / p99 ms, overhead p50 (the median over the pairs of
+clusters p50 / max, actors in the box p50, bytes p50 / max, direct p50 / p99 ms, gateway p50 / p99 ms, overhead p50 (the median over the pairs of
 gateway - direct) and the ratio gateway p50 / direct p50 (numpy linear percentiles); CPU seconds of
 the gateway (gunicorn master + workers), the actors API (the same), SecantusDB, the actors
 worker, Tansu and this process during the measures. Every box and answer's figures are written to
 var/bench/map-queries-<date>.json (the path is printed).
 
 --profile N (0: off; 3 by default): after the measures, in this process, against the same
-MongoDB, the steps of the actors service's handler run N times (median) on each zoom's box with
-the median features: count_documents of the same filter (SecantusDB scans, ships no document),
-a find of the same filter and projection without the sort, ActorRepository.on_map (the find, sorted newest first, documents shipped and decoded by pymongo),
-feature_collection, MapFeatureCollectionSchema().dump (marshmallow) and Flask's jsonify (compact,
-keys sorted, as the service answers). Direct p50 minus their sum is HTTP, WSGI and gunicorn.
+MongoDB, what the actors service does, N times each (median): the map index's load
+(ActorRepository.map_documents, the scan, then MapIndex.replace_all, the build), its memory
+(tracemalloc: what the loaded index holds, strings included, and the peak during the load), a
+catch-up with nothing new (ActorRepository.map_changes: two indexed queries), and per zoom, on the
+zoom's box with the median features, MapIndex.feature_collection and Flask's jsonify (compact,
+keys sorted, as the service answers). Direct p50 minus catch-up, collection and jsonify is HTTP,
+WSGI and gunicorn.
 
 SIGINT or SIGTERM during the measures ends them: the pairs measured so far are reported (the order
 is shuffled: each zoom has about its share), marked INTERRUPTED, and the stack is stopped.
@@ -109,6 +116,8 @@ TILE = 256
 EARTH_RADIUS_M = 6378137.0  # Web Mercator's sphere
 KM_PER_DEG_LAT = 111.195  # 6371.0088 km * pi / 180
 FEATURE = b'"Feature"'  # once per feature in the compact JSON; "FeatureCollection" does not match
+CLUSTER = b'"cluster":true'  # once per cluster feature (jsonify: compact)
+TOTAL = re.compile(rb'"total":([0-9]+)')
 HTTP_TIMEOUT = 120
 
 
@@ -168,8 +177,9 @@ def make_boxes(territory: dict, zooms: list[int], count: int, viewport: tuple[in
         for lat, lon in centres(territory, count, rng):
             box = viewport_bbox(lat, lon, zoom, *viewport)
             width, height = box_size_km(lat, zoom, viewport[0], box)
+            bbox = ",".join(f"{v:.6f}" for v in box)
             boxes.append({"zoom": zoom, "lat": lat, "lon": lon, "box": box, "width_km": width, "height_km": height,
-                          "bbox": ",".join(f"{v:.6f}" for v in box),
+                          "bbox": bbox, "query": f"bbox={bbox}&zoom={zoom}",
                           "whole": (box[0] <= extent[0] and box[1] <= extent[1] and box[2] >= extent[2]
                                     and box[3] >= extent[3])})
     return boxes
@@ -276,8 +286,10 @@ def measure(boxes: list[dict], urls: dict[str, str], rng: random.Random, progres
             row = {"index": index, "zoom": box["zoom"], "first": targets[0]}
             bodies = {}
             for target in targets:
-                ms, status, body = fetch(sessions[target], f"{urls[target]}{MAP_PATH}?bbox={box['bbox']}")
-                row[target] = {"ms": ms, "status": status, "bytes": len(body), "features": body.count(FEATURE)}
+                ms, status, body = fetch(sessions[target], f"{urls[target]}{MAP_PATH}?{box['query']}")
+                total = TOTAL.search(body)
+                row[target] = {"ms": ms, "status": status, "bytes": len(body), "features": body.count(FEATURE),
+                               "clusters": body.count(CLUSTER), "total": int(total.group(1)) if total else -1}
                 bodies[target] = body
             row["same_body"] = bodies["gateway"] == bodies["direct"]
             results.append(row)
@@ -294,54 +306,96 @@ def measure(boxes: list[dict], urls: dict[str, str], rng: random.Random, progres
     return results, interrupted
 
 
+def prime(url: str, count: int) -> list[float]:
+    """`count` queries at once, each on a new connection; their latencies (ms), sorted."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(_):
+        with new_session() as session:
+            ms, status, _body = fetch(session, url)
+        return ms if status == 200 else float("nan")
+    with ThreadPoolExecutor(count) as pool:
+        return sorted(pool.map(one, range(count)))
+
+
 def percentile(values, q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=float), q)) if len(values) else float("nan")
 
 
-# --- profile of the handler's steps ------------------------------------------------------------------------
-def profile_steps(mongo_uri: str, database: str, boxes: list[tuple[int, dict]], reps: int) -> list[dict]:
+# --- profile of the service's steps -------------------------------------------------------------------------
+def profile_steps(mongo_uri: str, database: str, boxes: list[tuple[int, dict]], reps: int) -> dict:
+    """The map index's load (scan, build), memory, catch-up and per-zoom answer, in this process."""
+    import gc
+    import tracemalloc
+
     from flask import Flask, jsonify
     from pymongo import MongoClient
 
+    from vitawin_actors import bootstrap
     from vitawin_actors.adapters import ActorRepository
-    from vitawin_actors.api.directory import MapFeatureCollectionSchema
-    from vitawin_actors.domain import ERASED, MAPPED_KINDS, BoundingBox, feature_collection
+    from vitawin_actors.domain import BoundingBox, MapIndex, MapPoint, is_erased
+    from vitawin_actors.map_follower import MapIndexFollower
 
     client = MongoClient(mongo_uri, serverSelectionTimeoutMS=5000, tz_aware=True)
     repo = ActorRepository(client[database]["actors"])
+    settings = bootstrap.map_settings()
     app = Flask("bench_map")  # Flask's default JSON provider, as the actors service's (compact, keys sorted)
-    rows = []
+    out: dict = {"settings": settings, "zooms": []}
     try:
+        scans, builds = [], []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            docs = list(repo.map_documents())
+            t1 = time.perf_counter()
+            index = MapIndex()
+            index.replace_all((MapPoint.from_document(d) for d in docs if not is_erased(d)),
+                              [d["actor_id"] for d in docs if is_erased(d)])
+            t2 = time.perf_counter()
+            scans.append((t1 - t0) * 1000)
+            builds.append((t2 - t1) * 1000)
+            out["points"], out["documents"] = len(index), len(docs)
+            del docs, index
+        out["scan_ms"], out["build_ms"] = statistics.median(scans), statistics.median(builds)
+
+        gc.collect()
+        tracemalloc.start()
+        docs = list(repo.map_documents())
+        index = MapIndex()
+        index.replace_all((MapPoint.from_document(d) for d in docs if not is_erased(d)),
+                          [d["actor_id"] for d in docs if is_erased(d)])
+        del docs
+        gc.collect()
+        out["index_bytes"], out["load_peak_bytes"] = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+
+        follower = MapIndexFollower(lambda: repo, index)
+        follower.load()
+        out["follower_load_ms"] = follower.last_load["seconds"] * 1000
+        catch_ups = []
+        for _ in range(max(20, reps)):
+            t0 = time.perf_counter()
+            follower.catch_up()
+            catch_ups.append((time.perf_counter() - t0) * 1000)
+        out["catch_up_ms"] = (statistics.median(catch_ups), max(catch_ups))
+
         for zoom, box in boxes:
             bbox = BoundingBox.parse(box["bbox"])
-            query = {"kind": {"$in": list(MAPPED_KINDS)}, "status": {"$ne": ERASED}, **bbox.to_query("location")}
-            times: dict[str, list[float]] = {k: [] for k in ("count", "unsorted", "find", "collect", "dump", "json")}
-            size = features = 0
-            for _ in range(reps):
+            collect, encode = [], []
+            for _ in range(max(reps, 5)):
                 t0 = time.perf_counter()
-                features = repo.collection.count_documents(query)
-                ta = time.perf_counter()
-                unsorted = list(repo.collection.find(query, repo.MAP_PROJECTION))
+                collection = index.feature_collection(bbox, zoom=zoom, settings=settings)
                 t1 = time.perf_counter()
-                del unsorted
-                docs = repo.on_map(bbox)
-                t2 = time.perf_counter()
-                collection = feature_collection(docs)
-                t3 = time.perf_counter()
-                data = MapFeatureCollectionSchema().dump(collection)
-                t4 = time.perf_counter()
                 with app.app_context():
-                    body = jsonify(data).get_data()
-                t5 = time.perf_counter()
-                size = len(body)
-                for key, value in zip(times, (ta - t0, t1 - ta, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
-                    times[key].append(value * 1000)
-                del docs, collection, data, body
-            rows.append({"zoom": zoom, "features": features, "bytes": size,
-                         **{k: statistics.median(v) for k, v in times.items()}})
+                    body = jsonify(collection).get_data()
+                t2 = time.perf_counter()
+                collect.append((t1 - t0) * 1000)
+                encode.append((t2 - t1) * 1000)
+            out["zooms"].append({"zoom": zoom, "features": len(collection["features"]), "total": collection["total"],
+                                 "bytes": len(body), "collect": statistics.median(collect),
+                                 "json": statistics.median(encode)})
     finally:
         client.close()
-    return rows
+    return out
 
 
 # --- main ---------------------------------------------------------------------------------------------------
@@ -446,22 +500,32 @@ def main() -> int:
             print(f"   WARNING: {args.actors:,} expected", flush=True)
 
         urls = {"gateway": stack.gateway_url, "direct": stack.env["ACTORS_URL"]}
-        probe = requests.get(f"{urls['gateway']}{MAP_PATH}?bbox={boxes[-1]['bbox']}", timeout=HTTP_TIMEOUT)
+        probe = requests.get(f"{urls['gateway']}{MAP_PATH}?{boxes[-1]['query']}", timeout=HTTP_TIMEOUT)
         if probe.status_code != 200:
             raise RuntimeError(f"map query through the gateway: {probe.status_code} {probe.text[:300]}")
 
-        # --- warm-up, then the measures -----------------------------------------------------------------
+        # --- each actors API worker catches up with the import (its first query), then the warm-up ------
+        print("First queries after the import (8 at once on new connections, so that every gunicorn worker of "
+              "the actors API gets some: each catches up with the whole import on its first one)...", flush=True)
+        r["first_ms"] = prime(f"{urls['direct']}{MAP_PATH}?{boxes[0]['query']}", 8)
+        print(f"   {', '.join(f'{ms:,.0f}' for ms in r['first_ms'])} ms", flush=True)
         print(f"Warm-up: {len(warm_boxes)} pairs...", flush=True)
         t0 = time.monotonic()
         warm, _ = measure(warm_boxes, urls, random.Random(args.seed + 2000), progress=False)
         r["warm_s"] = time.monotonic() - t0
         checks = []
         for row, box in zip(sorted(warm, key=lambda x: x["index"]), warm_boxes):
-            body = requests.get(f"{urls['direct']}{MAP_PATH}?bbox={box['bbox']}", timeout=HTTP_TIMEOUT).content
-            checks.append(len(json.loads(body)["features"]) == body.count(FEATURE) == row["direct"]["features"])
+            body = requests.get(f"{urls['direct']}{MAP_PATH}?{box['query']}", timeout=HTTP_TIMEOUT).content
+            answer = json.loads(body)
+            features = answer["features"]
+            clusters = [f for f in features if f["properties"].get("cluster") is True]
+            members = sum(f["properties"]["count"] for f in clusters) + len(features) - len(clusters)
+            checks.append(len(features) == body.count(FEATURE) == row["direct"]["features"]
+                          and len(clusters) == body.count(CLUSTER) == row["direct"]["clusters"]
+                          and members == answer["total"] == row["direct"]["total"])
         r["count_checked"] = (sum(checks), len(checks))
-        print(f"   {r['warm_s']:.1f} s; feature counts by bytes = json.loads on {sum(checks)} of {len(checks)}",
-              flush=True)
+        print(f"   {r['warm_s']:.1f} s; feature, cluster and actor counts by bytes = json.loads on {sum(checks)} of "
+              f"{len(checks)}", flush=True)
 
         pids = {"gateway": stack.procs["gateway"].pid, "actors API": stack.procs["actors-api"].pid,
                 "SecantusDB": stack.procs["mongodb"].pid, "actors worker": stack.procs["actors-worker"].pid,
@@ -537,8 +601,9 @@ def report(args, started: datetime, r: dict, boxes: list[dict], results: list[di
           f"read. Overhead: median over the pairs of (gateway − direct).\n")
 
     print("| zoom | bbox width x height km | boxes holding the whole territory | features p50 / max | "
-          "bytes p50 | direct p50 / p99 ms | gateway p50 / p99 ms | overhead p50 ms | gateway / direct p50 |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "clusters p50 / max | actors in the box p50 | bytes p50 / max | direct p50 / p99 ms | gateway p50 / p99 ms | "
+          "overhead p50 ms | gateway / direct p50 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     errors = {"gateway": 0, "direct": 0}
     different = 0
     for zoom in zooms:
@@ -551,25 +616,30 @@ def report(args, started: datetime, r: dict, boxes: list[dict], results: list[di
         direct = [x["direct"]["ms"] for x in ok]
         gateway = [x["gateway"]["ms"] for x in ok]
         features = [x["direct"]["features"] for x in ok]
+        clusters = [x["direct"]["clusters"] for x in ok]
+        totals = [x["direct"]["total"] for x in ok]
         size = [x["direct"]["bytes"] for x in ok]
         overhead = [x["gateway"]["ms"] - x["direct"]["ms"] for x in ok]
         width = statistics.fmean(b["width_km"] for b in zboxes)
         height = statistics.fmean(b["height_km"] for b in zboxes)
         whole = sum(1 for x in rows if boxes[x["index"]]["whole"])
         print(f"| {zoom} | {width:.1f} x {height:.1f} | {whole} / {len(rows)} | "
-              f"{percentile(features, 50):,.0f} / {max(features, default=0):,} | {percentile(size, 50):,.0f} | "
+              f"{percentile(features, 50):,.0f} / {max(features, default=0):,} | "
+              f"{percentile(clusters, 50):,.0f} / {max(clusters, default=0):,} | {percentile(totals, 50):,.0f} | "
+              f"{percentile(size, 50):,.0f} / {max(size, default=0):,} | "
               f"{percentile(direct, 50):.1f} / {percentile(direct, 99):.1f} | "
               f"{percentile(gateway, 50):.1f} / {percentile(gateway, 99):.1f} | {percentile(overhead, 50):.1f} | "
               f"{percentile(gateway, 50) / percentile(direct, 50):.2f} |")
     if r.get("interrupted"):
         print(f"\nINTERRUPTED: {len(results):,} of {len(boxes):,} pairs measured (the figures are theirs).")
     print(f"\nAnswers other than 200: gateway {errors['gateway']}, direct {errors['direct']}; gateway body different "
-          f"from the direct one: {different}. Feature counts (the body's \"Feature\" strings) equal to json.loads "
-          f"on {r['count_checked'][0]} of {r['count_checked'][1]} warm-up answers.")
+          f"from the direct one: {different}. Feature, cluster and actor counts read in the bytes equal to json.loads "
+          f"(and clusters' counts + points = total) on {r['count_checked'][0]} of {r['count_checked'][1]} warm-up "
+          f"answers. First queries after the import (each worker's catch-up with it): "
+          f"{', '.join(f'{ms:,.0f}' for ms in r['first_ms'])} ms.")
     print(f"At zoom {zooms[0]} a viewport (about {statistics.fmean(b['width_km'] for b in boxes if b['zoom'] == zooms[0]):.0f}"
-          f" km wide) is larger than the whole territory (13 towns, about 11 x 8 km): the answer is every "
-          f"organisation and school on the map ({r['on_map']:,}). The web app clusters the points it draws "
-          f"(its map layer), but it receives and parses all of them first.\n")
+          f" km wide) is larger than the whole territory (13 towns, about 11 x 8 km): the box holds every "
+          f"organisation and school on the map ({r['on_map']:,}), answered as clusters.\n")
 
     wall, cpu = r["cpu"]
     names = list(cpu)
@@ -580,20 +650,26 @@ def report(args, started: datetime, r: dict, boxes: list[dict], results: list[di
     print(f"\n(% of one CPU over the phase's wall time; {os.cpu_count()} CPUs; gunicorn: the master and its workers.)")
 
 
-def report_profile(profile: list[dict], results: list[dict], reps: int) -> None:
-    print(f"\nThe actors service's steps, in this process against the same SecantusDB (median of {reps} runs, the "
-          "zoom's box with the median features; the services idle):\n")
-    print("| zoom | features | bytes | count_documents ms (scan, nothing shipped) | find without the sort ms | "
-          "on_map ms (find sorted newest first, shipped, decoded) | feature_collection ms | marshmallow dump ms | "
-          "jsonify ms | on_map to jsonify ms | direct p50 ms (over HTTP) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for row in profile:
+def report_profile(profile: dict, results: list[dict], reps: int) -> None:
+    settings = profile["settings"]
+    print(f"\nThe actors service's steps, in this process against the same SecantusDB (median of {reps} runs or more; "
+          f"the services idle). Map settings: max_points {settings.max_points}, cluster_below_zoom "
+          f"{settings.cluster_below_zoom}, cell_px {settings.cell_px}.\n")
+    print(f"- Index load at {profile['points']:,} points ({profile['documents']:,} documents scanned): scan "
+          f"(ActorRepository.map_documents) {profile['scan_ms']:,.0f} ms, build (MapIndex.replace_all) "
+          f"{profile['build_ms']:,.0f} ms; MapIndexFollower.load {profile['follower_load_ms']:,.0f} ms.")
+    print(f"- Index memory (tracemalloc, strings included): {profile['index_bytes'] / 1e6:.1f} MB held once loaded; "
+          f"peak during the load {profile['load_peak_bytes'] / 1e6:.1f} MB (the scanned documents).")
+    print(f"- Catch-up with nothing new (two indexed queries): median {profile['catch_up_ms'][0]:.2f} ms, "
+          f"max {profile['catch_up_ms'][1]:.2f} ms.\n")
+    print("| zoom | features | actors in the box | bytes | feature_collection ms | jsonify ms | direct p50 ms (over HTTP) |")
+    print("|---|---|---|---|---|---|---|")
+    for row in profile["zooms"]:
         direct = percentile([x["direct"]["ms"] for x in results if x["zoom"] == row["zoom"]
                              and x["direct"]["status"] == 200], 50)
-        steps = row["find"] + row["collect"] + row["dump"] + row["json"]
-        print(f"| {row['zoom']} | {row['features']:,} | {row['bytes']:,} | {row['count']:.1f} | "
-              f"{row['unsorted']:.1f} | {row['find']:.1f} | "
-              f"{row['collect']:.1f} | {row['dump']:.1f} | {row['json']:.1f} | {steps:.1f} | {direct:.1f} |")
+        print(f"| {row['zoom']} | {row['features']:,} | {row['total']:,} | {row['bytes']:,} | {row['collect']:.2f} | "
+              f"{row['json']:.2f} | {direct:.1f} |")
+
 
 if __name__ == "__main__":
     sys.exit(main())

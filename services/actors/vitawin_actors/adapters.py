@@ -3,6 +3,7 @@ documents and outbox entries in one transaction; the ROME reference file."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 
 from vitawin_common.outbox import Outbox
+from vitawin_common.periods import MonthPeriod
 from vitawin_common.uow import MongoRepository, UnitOfWork
 
 from vitawin_actors.domain import ERASED, MAPPED_KINDS, BoundingBox, PledgeFilter, RomeReference
@@ -32,16 +34,36 @@ def _page(repository: MongoRepository, query: dict, page: int, page_size: int) -
     return items, total
 
 
+# The dashboard's town and period (`_for_stats`): SecantusDB scans the collection for an equality
+# on town plus a range on created_at over two single-field indexes (803 ms for 2,230 of 60,000
+# actors), and reads this index (85 ms; bench/dashboard_stats.py, docs/benchmarks.md).
+STATS_INDEX = [("town", ASCENDING), ("created_at", ASCENDING)]
+
+
+def _for_stats(repository: MongoRepository, period: MonthPeriod, town: str | None,
+               fields: tuple[str, ...]) -> Iterator[dict]:
+    """`fields` of the documents created in `period` (and in `town` if given), for the dashboard's
+    counts: a range on created_at and an equality on town, nothing else, so that SecantusDB reads
+    STATS_INDEX or the created_at index (any other condition is left to the caller, in Python)."""
+    query = {**period.to_query("created_at"), **({"town": town} if town else {})}
+    return repository.collection.find(query, {"_id": False, **dict.fromkeys(fields, True)},
+                                      session=repository.session)
+
+
 class VolunteerRepository(MongoRepository):
     id_field = "volunteer_id"
     indexes = ([("town", ASCENDING)], [("action_types", ASCENDING)], [("created_at", DESCENDING)],
-               [("actor_id", ASCENDING)])
+               [("actor_id", ASCENDING)], STATS_INDEX)
 
     def page(self, where: PledgeFilter = PledgeFilter(), *, page: int = 1,
              page_size: int = 50) -> tuple[list[dict], int]:
         """One page of the pledges `where` selects (`PledgeFilter.to_query`), newest first (ties by
         id), and how many it selects."""
         return _page(self, where.to_query(), page, page_size)
+
+    def for_stats(self, period: MonthPeriod, town: str | None, fields: tuple[str, ...]) -> Iterator[dict]:
+        """The pledges registered in `period` (in `town` if given), `fields` only (`_for_stats`)."""
+        return _for_stats(self, period, town, fields)
 
     def linked_to(self, actor_id: str) -> list[dict]:
         """Every pledge of the organisation `actor_id`, whatever its status."""
@@ -59,11 +81,15 @@ class VolunteerRepository(MongoRepository):
 
 
 class ActorRepository(MongoRepository):
-    """The directory of actors (collection `actors`), keyed by actor_id."""
+    """The directory of actors (collection `actors`), keyed by actor_id. The map is served from an
+    in-memory index (vitawin_actors.map_follower) that reads it with `map_documents` once, then
+    with `map_changes`: the created_at and erased_at indexes make those cheap."""
     id_field = "actor_id"
-    indexes = ([("kind", ASCENDING), ("town", ASCENDING)], [("town", ASCENDING)], [("created_at", DESCENDING)])
-    # The map shows these fields only: never a contact e-mail.
-    MAP_PROJECTION = {"_id": False, "actor_id": True, "kind": True, "name": True, "town": True, "location": True}
+    indexes = ([("kind", ASCENDING), ("town", ASCENDING)], [("town", ASCENDING)], [("created_at", DESCENDING)],
+               [("erased_at", ASCENDING)], STATS_INDEX)
+    # The map reads these fields only: never a contact e-mail (status: to tell a tombstone).
+    MAP_PROJECTION = {"_id": False, "actor_id": True, "kind": True, "name": True, "town": True, "location": True,
+                      "status": True}
 
     @staticmethod
     def _query(kinds=None, town: str | None = None, bbox: BoundingBox | None = None) -> dict:
@@ -81,13 +107,28 @@ class ActorRepository(MongoRepository):
         """One page of the actors matching the filters, newest first (ties by id), and how many match."""
         return _page(self, self._query(kinds, town, bbox), page, page_size)
 
-    def on_map(self, bbox: BoundingBox | None = None) -> list[dict]:
-        """Organisations and schools (never pupils), within `bbox` if given, with the map's fields."""
-        query: dict = {"kind": {"$in": list(MAPPED_KINDS)}, "status": {"$ne": ERASED}}
-        if bbox is not None:
-            query.update(bbox.to_query("location"))
-        cursor = self.collection.find(query, self.MAP_PROJECTION, session=self.session)
-        return list(cursor.sort(list(self.newest_first)))
+    def for_stats(self, period: MonthPeriod, town: str | None, fields: tuple[str, ...]) -> Iterator[dict]:
+        """The actors registered in `period` (in `town` if given), `fields` only (`_for_stats`);
+        erased actors' tombstones included (they have no created_at: only an open period holds
+        them), for the caller to leave out."""
+        return _for_stats(self, period, town, fields)
+
+    def map_documents(self) -> Iterable[dict]:
+        """Every organisation and school (never a pupil), tombstones included, with the map's
+        fields only: the in-memory map index's load (one scan)."""
+        return self.collection.find({"kind": {"$in": list(MAPPED_KINDS)}}, self.MAP_PROJECTION, session=self.session)
+
+    def map_changes(self, since: datetime) -> list[dict]:
+        """The organisations and schools created at or after `since` (the map's fields), then the
+        tombstones of those erased at or after `since`: what the map index catches up with. Two
+        queries, each on its index (one $or of the two makes SecantusDB scan the collection)."""
+        kinds = {"$in": list(MAPPED_KINDS)}
+        created = self.collection.find({"created_at": {"$gte": since}, "kind": kinds}, self.MAP_PROJECTION,
+                                       session=self.session)
+        erased = self.collection.find({"erased_at": {"$gte": since}, "kind": kinds},
+                                      {"_id": False, "actor_id": True, "kind": True, "status": True},
+                                      session=self.session)
+        return [*created, *erased]
 
     def replace(self, doc: dict) -> None:
         """Write the whole new document of an actor (its tombstone), inside the unit of work's

@@ -37,11 +37,11 @@ class FakeVolunteers(InMemoryRepository):
 
 
 class FakeActors(InMemoryRepository):
-    """ActorRepository's page, on_map and replace over the in-memory documents (tombstones of
-    erased actors are neither listed nor mapped; an actor without a location, a pupil or a
+    """ActorRepository's page, map_documents, map_changes and replace over the in-memory documents
+    (tombstones of erased actors are listed nowhere; an actor without a location, a pupil or a
     territory manager, is outside any bbox)."""
     id_field = "actor_id"
-    MAP_FIELDS = ("actor_id", "kind", "name", "town", "location")
+    MAP_FIELDS = ("actor_id", "kind", "name", "town", "location", "status")
 
     def page(self, *, kinds=None, town=None, bbox=None, page=1, page_size=50) -> tuple[list[dict], int]:
         found = self.newest(lambda doc: doc.get("status") != "erased" and (not kinds or doc["kind"] in kinds)
@@ -50,10 +50,18 @@ class FakeActors(InMemoryRepository):
                             len(self.docs))
         return found[(page - 1) * page_size: page * page_size], len(found)
 
-    def on_map(self, bbox=None) -> list[dict]:
-        found = self.newest(lambda doc: doc.get("status") != "erased" and doc["kind"] in MAPPED_KINDS
-                            and (bbox is None or bbox.contains(doc["location"])), len(self.docs))
-        return [{name: doc[name] for name in self.MAP_FIELDS} for doc in found]
+    def _map_view(self, doc: dict) -> dict:
+        return copy.deepcopy({name: doc[name] for name in self.MAP_FIELDS if name in doc})
+
+    def map_documents(self) -> list[dict]:
+        return [self._map_view(doc) for doc in list(self.docs.values()) if doc["kind"] in MAPPED_KINDS]
+
+    def map_changes(self, since) -> list[dict]:
+        docs = [doc for doc in list(self.docs.values()) if doc["kind"] in MAPPED_KINDS]
+        created = [self._map_view(doc) for doc in docs if "created_at" in doc and doc["created_at"] >= since]
+        erased = [{"actor_id": doc["actor_id"], "kind": doc["kind"], "status": doc["status"]}
+                  for doc in docs if "erased_at" in doc and doc["erased_at"] >= since]
+        return created + erased
 
     def replace(self, doc: dict) -> None:
         self.docs[doc["actor_id"]] = copy.deepcopy(doc)

@@ -1,6 +1,8 @@
 """The actors repository against a mocked pymongo collection: the queries it sends for the
-directory list and the map (never an erased actor), and that the unit of work writes an actor and
+directory list (never an erased actor) and the map's in-memory index (never a pupil, never a
+contact), and that the unit of work writes an actor and
 its event together, and an erasure (tombstone, linked pledges, event) in one transaction."""
+from datetime import datetime, timezone
 from unittest.mock import MagicMock
 
 import pytest
@@ -68,30 +70,37 @@ def test_page_with_a_box_asks_for_a_location_inside_it(uow):
     assert uow.actors.collection.find.call_args.args[0] == query
 
 
-def test_the_map_asks_for_organisations_and_schools_in_the_box_and_never_for_contacts(uow):
+MAP_FIELDS = {"_id": False, "actor_id": True, "kind": True, "name": True, "town": True, "location": True,
+              "status": True}
+
+
+def test_the_map_index_loads_organisations_and_schools_with_the_map_fields_only(uow):
     collection = uow.actors.collection
-    collection.find.return_value.sort.return_value = iter([])
-    uow.actors.on_map(BoundingBox(2.40, 48.79, 2.56, 48.86))
+    uow.actors.map_documents()
     [call] = collection.find.call_args_list
     query, projection = call.args
-    assert query == {"kind": {"$in": list(MAPPED_KINDS)}, "status": {"$ne": "erased"},
-                     "location.lon": {"$gte": 2.40, "$lte": 2.56}, "location.lat": {"$gte": 48.79, "$lte": 48.86}}
-    assert "pupil" not in query["kind"]["$in"]
-    assert projection == {"_id": False, "actor_id": True, "kind": True, "name": True, "town": True,
-                          "location": True}
+    assert query == {"kind": {"$in": list(MAPPED_KINDS)}}  # tombstones too: the index keeps their ids
+    assert "pupil" not in query["kind"]["$in"] and "territory_manager" not in query["kind"]["$in"]
+    assert projection == MAP_FIELDS  # never a contact e-mail
 
 
-def test_the_map_without_a_box_has_no_location_filter(uow):
-    uow.actors.collection.find.return_value.sort.return_value = iter([])
-    uow.actors.on_map()
-    assert uow.actors.collection.find.call_args.args[0] == {"kind": {"$in": list(MAPPED_KINDS)},
-                                                            "status": {"$ne": "erased"}}
+def test_the_map_index_catches_up_with_two_indexed_queries_never_an_or(uow):
+    collection = uow.actors.collection
+    collection.find.side_effect = [iter([{"actor_id": "act-new"}]), iter([{"actor_id": "act-gone"}])]
+    since = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
+    assert uow.actors.map_changes(since) == [{"actor_id": "act-new"}, {"actor_id": "act-gone"}]
+    created, erased = collection.find.call_args_list
+    kinds = {"$in": list(MAPPED_KINDS)}
+    assert created.args == ({"created_at": {"$gte": since}, "kind": kinds}, MAP_FIELDS)
+    assert erased.args == ({"erased_at": {"$gte": since}, "kind": kinds},
+                           {"_id": False, "actor_id": True, "kind": True, "status": True})
 
 
 def test_ensure_indexes_indexes_the_actors(uow):
     uow.ensure_indexes()
     keys = [call.args[0] for call in uow.actors.collection.create_index.call_args_list]
-    assert keys == [[("kind", 1), ("town", 1)], [("town", 1)], [("created_at", -1)]]
+    assert keys == [[("kind", 1), ("town", 1)], [("town", 1)], [("created_at", -1)], [("erased_at", 1)],
+                    [("town", 1), ("created_at", 1)]]
 
 
 def test_an_erasure_writes_the_tombstone_the_linked_pledges_and_the_event_in_one_transaction(uow):

@@ -11,15 +11,18 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from vitawin_common.territory import InvalidPlace, Location
 
-from vitawin_actors import handlers
+from vitawin_common import identity
+
+from vitawin_actors import access, handlers
 from vitawin_actors.api.fields import (BBOX_DESCRIPTION, BBOX_EXAMPLE, INSEE, LEVEL, BoundingBoxField, Normalised,
                                        StrictBoolean, VolunteerLocationSchema, _choices, _deps, _distinct,
                                        _known_town, _page_number, _page_size, _place_error)
-from vitawin_actors.domain import (ACTOR_KINDS, LEVELS, ORGANISATION_KINDS, PUBLIC_FIELDS, SCHOOL_TYPES, Address,
-                                   RegisterOrganisation, RegisterPupil, RegisterSchool, RegisterTerritoryManager,
-                                   check_internship_periods, check_organisation_town, check_place,
-                                   feature_collection, is_erased, normalise_iso_week, normalise_naf,
-                                   normalise_siret, normalise_uai, public_view)
+from vitawin_actors.domain import (ACTOR_KINDS, LEVELS, MAPPED_KINDS, MAX_ZOOM, ORGANISATION_KINDS, PUBLIC_FIELDS,
+                                   SCHOOL_TYPES, Address, RegisterOrganisation, RegisterPupil, RegisterSchool,
+                                   RegisterTerritoryManager, check_internship_periods, check_organisation_town,
+                                   check_place, is_erased, normalise_iso_week, normalise_naf, normalise_siret,
+                                   normalise_uai, public_view)
+from vitawin_actors.map_follower import MapUnavailable
 
 ACTOR_KIND_ERROR = f"Type d'acteur inconnu ; valeurs possibles : {', '.join(ACTOR_KINDS)}."
 GEOJSON = "application/geo+json"
@@ -253,8 +256,23 @@ class ActorPageSchema(Schema):
     total = fields.Integer(metadata={"description": "Nombre d'acteurs correspondant aux filtres, toutes pages"})
 
 
+MAP_KIND_ERROR = f"Type d'acteur absent de la carte ; valeurs possibles : {', '.join(MAPPED_KINDS)}."
+
+
 class MapQuerySchema(Schema):
     bbox = BoundingBoxField(metadata={"description": BBOX_DESCRIPTION, "example": BBOX_EXAMPLE})
+    zoom = fields.Integer(
+        validate=validate.Range(0, MAX_ZOOM, error=f"Niveau de zoom invalide : un entier de 0 à {MAX_ZOOM}."),
+        metadata={"description": "Niveau de zoom de la carte (0 à 20, tuiles Web Mercator de 256 pixels) : en "
+                                 "dessous d'un seuil (12 par défaut), ou quand l'emprise compte trop d'acteurs "
+                                 "(plus de 1 500 par défaut), la réponse regroupe les acteurs par cellules de "
+                                 "80 pixels à ce zoom. Sans zoom, seul le nombre d'acteurs compte, et les cellules "
+                                 "sont celles du zoom qui fait tenir l'emprise dans 1 024 x 768 pixels",
+                  "example": 14})
+    kind = fields.List(fields.String(validate=validate.OneOf(MAPPED_KINDS, error=MAP_KIND_ERROR)), metadata={
+        "description": "Types d'acteurs à montrer (paramètre répétable : kind=school&kind=company) ; tous "
+                       "les types de la carte si absent"})
+    town = fields.String(validate=INSEE, metadata={"description": "Code INSEE de la commune", "example": "94080"})
 
 
 class MapPointSchema(Schema):
@@ -263,22 +281,37 @@ class MapPointSchema(Schema):
 
 
 class MapPropertiesSchema(Schema):
-    actor_id = fields.String()
-    kind = fields.String(metadata={"description": "Type d'acteur (organisation ou établissement scolaire)"})
-    name = fields.String()
-    town = fields.String(metadata={"description": "Code INSEE de la commune"})
+    """Un acteur (actor_id, kind, name, town) ou un groupe d'acteurs (cluster, count, kinds, bbox)."""
+    actor_id = fields.String(metadata={"description": "Pour un acteur"})
+    kind = fields.String(metadata={"description": "Pour un acteur : type d'acteur (organisation ou établissement "
+                                                  "scolaire)"})
+    name = fields.String(metadata={"description": "Pour un acteur"})
+    town = fields.String(metadata={"description": "Pour un acteur : code INSEE de la commune"})
+    cluster = fields.Boolean(metadata={"description": "Pour un groupe : toujours vrai (absent pour un acteur)"})
+    count = fields.Integer(metadata={"description": "Pour un groupe : nombre d'acteurs regroupés (2 au moins)"})
+    kinds = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "Pour un groupe : nombre d'acteurs par type", "example": {"company": 12, "school": 1}})
+    bbox = fields.List(fields.Float(), metadata={
+        "description": "Pour un groupe : emprise de ses acteurs [min_lon, min_lat, max_lon, max_lat] ; zoomer "
+                       "dessus les sépare", "example": [2.43, 48.84, 2.45, 48.85]})
 
 
 class MapFeatureSchema(Schema):
     type = fields.String(metadata={"example": "Feature"})
-    id = fields.String()
-    geometry = fields.Nested(MapPointSchema)
+    id = fields.String(metadata={"description": "actor_id pour un acteur ; « cluster-<zoom>-<x>-<y> » pour un groupe"})
+    geometry = fields.Nested(MapPointSchema, metadata={"description": "La position de l'acteur, ou le centre de "
+                                                                      "gravité des acteurs du groupe"})
     properties = fields.Nested(MapPropertiesSchema)
 
 
 class MapFeatureCollectionSchema(Schema):
     type = fields.String(metadata={"example": "FeatureCollection"})
-    features = fields.List(fields.Nested(MapFeatureSchema))
+    features = fields.List(fields.Nested(MapFeatureSchema), metadata={
+        "description": "Les acteurs par actor_id croissant ; regroupés, les cellules du nord au sud, chaque rangée "
+                       "d'ouest en est (une cellule d'un seul acteur reste cet acteur)"})
+    total = fields.Integer(metadata={"description": "Nombre d'acteurs correspondant à la requête : la somme des "
+                                                    "count des groupes et du nombre d'acteurs seuls"})
+    clustered = fields.Boolean(metadata={"description": "Vrai si la réponse contient au moins un groupe"})
 
 
 actors_blp = Blueprint("actors", __name__, url_prefix="/api/v1/actors",
@@ -309,7 +342,11 @@ class Actors(MethodView):
 
         Les champs attendus dépendent de `kind`. Une organisation située hors du territoire qui y
         intervient s'inscrit avec `serves_territory_from_outside: true`. Un élève s'inscrit sans
-        nom de famille, sans adresse et sans position."""
+        nom de famille, sans adresse et sans position. Inscrire un gestionnaire de territoire est
+        réservé aux gestionnaires de territoire (401 sans connexion, 403 pour un autre rôle)."""
+        if not access.may_register(command.kind, identity.current_caller()):
+            identity.require_caller()  # 401 when anonymous
+            abort(403, message=access.MANAGER_REGISTRATION_REFUSED)
         actor = handlers.register_actor(command, _deps().uow_factory())
         return actor.to_document(), {"Location": url_for(".ActorById", actor_id=actor.actor_id)}
 
@@ -318,13 +355,25 @@ class Actors(MethodView):
 class ActorsMap(MethodView):
     @actors_blp.arguments(MapQuerySchema, location="query")
     @actors_blp.response(200, MapFeatureCollectionSchema, content_type=GEOJSON)
+    @actors_blp.alt_response(503, description="Carte momentanément indisponible (base de données injoignable au "
+                                              "démarrage du service)")
     def get(self, query):
         """Carte des organisations et des établissements scolaires (GeoJSON)
 
-        Une FeatureCollection (RFC 7946) : un point par organisation ou établissement, avec
-        actor_id, kind, name et town. Jamais d'élève, jamais d'adresse e-mail."""
-        docs = _deps().uow_factory().actors.on_map(query.get("bbox"))
-        response = jsonify(MapFeatureCollectionSchema().dump(feature_collection(docs)))
+        Une FeatureCollection (RFC 7946) : un point par organisation ou établissement situé dans
+        l'emprise, avec actor_id, kind, name et town ; quand l'emprise en compte trop, ou à petite
+        échelle, des groupes d'acteurs (propriétés cluster, count, kinds et bbox) à la place. Les
+        membres total et clustered disent combien d'acteurs correspondent et s'il y a des groupes.
+        Un acteur inscrit ou effacé y figure ou en disparaît dès la réponse à l'inscription ou à
+        l'effacement. Jamais d'élève, jamais d'adresse e-mail."""
+        deps = _deps()
+        try:
+            index = deps.map_follower.fresh()
+        except MapUnavailable:
+            abort(503, message="La carte des acteurs est momentanément indisponible : réessayez dans un instant.")
+        collection = index.feature_collection(query.get("bbox"), zoom=query.get("zoom"), kinds=query.get("kind"),
+                                              town=query.get("town"), settings=deps.map_settings)
+        response = jsonify(collection)  # already the documented shape: no marshmallow dump of thousands of features
         response.mimetype = GEOJSON
         return response
 
@@ -340,16 +389,19 @@ class ActorById(MethodView):
     def get(self, actor_id: str):
         """Lire la fiche d'un acteur
 
-        La fiche complète d'une organisation ou d'un établissement, contacts compris. Pour un
-        élève, seulement son niveau, son établissement et sa commune : son prénom et le contact de
-        son responsable légal ne sortent pas du service tant que le contrôle d'accès par fiche
-        (avec les comptes utilisateurs) n'existe pas."""
+        La fiche complète d'une organisation ou d'un établissement, contacts compris, pour les
+        gestionnaires de territoire et pour les comptes qui agissent au nom de cet acteur ; pour
+        les autres, sa forme publique (comme dans l'annuaire : ni adresse e-mail, ni adresse
+        postale, ni SIRET). Pour un élève, seulement son niveau, son établissement et sa commune :
+        son prénom et le contact de son responsable légal ne sortent pas du service."""
         actor = _deps().uow_factory().actors.get(actor_id)
         if actor is None:
             abort(404, message=ACTOR_NOT_FOUND)
         if is_erased(actor):
             abort(410, message="Acteur effacé.")
         if actor["kind"] == "pupil":  # a minor: nobody is known to need more yet
+            return {**public_view(actor), "created_at": actor["created_at"]}
+        if not access.sees_contacts(actor, identity.current_caller()):
             return {**public_view(actor), "created_at": actor["created_at"]}
         return actor
 

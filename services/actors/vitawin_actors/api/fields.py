@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Callable
+from typing import Any, Callable
 
 from flask import current_app
 from marshmallow import Schema, ValidationError, fields, post_load, validate
@@ -13,8 +13,8 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate
 from vitawin_common.territory import InvalidBoundingBox, InvalidPlace, Location, Territory
 
 from vitawin_actors import bootstrap
-from vitawin_actors.domain import (ACTION_TYPES, INSEE_CODE, LEVELS, MAX_COUNT, BoundingBox, InvalidValue, RomeJob,
-                                   RomeReference, check_job_fair_dates)
+from vitawin_actors.domain import (ACTION_TYPES, INSEE_CODE, LEVELS, MAX_COUNT, BoundingBox, InvalidValue, MapSettings,
+                                   RomeJob, RomeReference, check_job_fair_dates)
 
 ACTION_CHOICES = ", ".join(f"{code} ({label})" for code, label in ACTION_TYPES.items())
 ACTION_TYPE = validate.OneOf(ACTION_TYPES, error=f"Type d'action inconnu ; valeurs possibles : {ACTION_CHOICES}.")
@@ -97,6 +97,8 @@ class Dependencies:
     territory: Territory
     rome: RomeReference
     today: Callable[[], date] = lambda: datetime.now(timezone.utc).date()
+    map_follower: Any = None  # vitawin_actors.map_follower.MapIndexFollower: the map's in-memory index
+    map_settings: MapSettings = MapSettings()
 
 
 def _deps() -> Dependencies:

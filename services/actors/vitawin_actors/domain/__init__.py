@@ -14,7 +14,9 @@ Its public API is this package: `from vitawin_actors.domain import Pledge` (or
   `public_view`;
 - `filters`: `PledgeFilter`, what the list of pledges selects, in memory and in MongoDB;
 - `erasure`: the tombstone of an erased actor and the purge of its pledges;
-- `maps`: GeoJSON features of organisations and schools.
+- `maps`: GeoJSON features of organisations and schools;
+- `mapindex`: the map's in-memory index of them (`MapIndex`, `MapPoint`) and its clustering
+  (`MapSettings`).
 
 The clock: every default `now` of the domain is `datetime.now(timezone.utc)` with `datetime` read
 from this package, so a test that replaces `vitawin_actors.domain.datetime` sets it everywhere."""
@@ -37,6 +39,7 @@ from vitawin_actors.domain.directory import (ACTOR_KINDS, INSEE_CODE, ISO_WEEK, 
 from vitawin_actors.domain.erasure import (ERASED, PLEDGE_PERSONAL_FIELDS, TOMBSTONE_FIELDS, erased_event_data,
                                            is_erased, purge_pledge_document, tombstone)
 from vitawin_actors.domain.filters import AUDIENCE_MATCHES, PledgeFilter
+from vitawin_actors.domain.mapindex import MAX_ZOOM, MapIndex, MapPoint, MapSettings, fit_zoom
 from vitawin_actors.domain.maps import feature_collection, to_feature
 from vitawin_actors.domain.places import (DEFAULT_MAX_DISTANCE_KM, MAX_DISTANCE_KM, TOWN_RADIUS_KM, BoundingBox,
                                           InvalidValue, check_location)
@@ -66,4 +69,6 @@ __all__ = [
     "purge_pledge_document", "tombstone",
     # maps
     "feature_collection", "to_feature",
+    # mapindex
+    "MAX_ZOOM", "MapIndex", "MapPoint", "MapSettings", "fit_zoom",
 ]

@@ -1,5 +1,7 @@
 // The points of the map page, without the DOM: GeoJSON features of the three map APIs turned into
 // items (French labels, town names), filtered as the form says, sorted and counted for the list.
+// The actors API groups its actors when the visible area holds too many (or at a small zoom): its
+// cluster features (properties.cluster) become cluster items for the map, never list items.
 
 import { day, isoWeek } from "./format.js";
 
@@ -41,15 +43,25 @@ function requestDetails(p) {
   return details;
 }
 
-/** Items of one layer from its FeatureCollection (features without a point are skipped). */
+function pointOf(feature) {
+  const coordinates = feature && feature.geometry && feature.geometry.coordinates;
+  if (!Array.isArray(coordinates) || coordinates.length < 2) return null;
+  const [lon, lat] = coordinates.map(Number);
+  return Number.isFinite(lat) && Number.isFinite(lon) ? { lat, lon } : null;
+}
+
+function isCluster(feature) {
+  return Boolean(feature && feature.properties && feature.properties.cluster === true);
+}
+
+/** Items of one layer from its FeatureCollection (features without a point, and clusters, are skipped). */
 export function toItems(layer, collection, config) {
   const names = townNames(config);
   const items = [];
   for (const feature of (collection && collection.features) || []) {
-    const coordinates = feature && feature.geometry && feature.geometry.coordinates;
-    if (!Array.isArray(coordinates) || coordinates.length < 2) continue;
-    const [lon, lat] = coordinates.map(Number);
-    if (!Number.isFinite(lat) || !Number.isFinite(lon)) continue;
+    const point = pointOf(feature);
+    if (!point || isCluster(feature)) continue;
+    const { lat, lon } = point;
     const p = feature.properties || {};
     const town = p.town || "";
     const base = {
@@ -83,6 +95,69 @@ export function toItems(layer, collection, config) {
     }
   }
   return items;
+}
+
+const number = new Intl.NumberFormat("fr-FR");
+
+/** "12 345" (French digit groups). */
+export function formatCount(n) {
+  return number.format(n);
+}
+
+/** A cluster's short label on the map: "8", "950", "1,2 k", "12 k". */
+export function shortCount(n) {
+  if (n < 1000) return String(n);
+  if (n < 10000) return `${(Math.floor(n / 100) / 10).toLocaleString("fr-FR")} k`;
+  return `${Math.floor(n / 1000)} k`;
+}
+
+/**
+ * The actors API's clusters: {key, id, lat, lon, count, bbox: [minLon, minLat, maxLon, maxLat] | null,
+ * label} where label names the group in French for assistive technologies ("Groupe de 1 234 acteurs,
+ * dont 3 établissements scolaires").
+ */
+export function toClusters(collection) {
+  const clusters = [];
+  for (const feature of (collection && collection.features) || []) {
+    if (!isCluster(feature)) continue;
+    const point = pointOf(feature);
+    const p = feature.properties;
+    const count = Number(p.count);
+    if (!point || !Number.isInteger(count) || count < 1) continue;
+    const box = Array.isArray(p.bbox) && p.bbox.length === 4 && p.bbox.every((v) => Number.isFinite(Number(v)))
+      ? p.bbox.map(Number) : null;
+    const schools = Number((p.kinds && p.kinds.school) || 0);
+    let label = `Groupe de ${formatCount(count)} acteurs`;
+    if (schools > 0 && schools < count) {
+      label += `, dont ${formatCount(schools)} ${schools > 1 ? "établissements scolaires" : "établissement scolaire"}`;
+    } else if (schools === count) {
+      label = `Groupe de ${formatCount(count)} établissements scolaires`;
+    }
+    clusters.push({ key: `cluster:${feature.id || `${point.lon},${point.lat}`}`, id: feature.id, ...point, count, bbox: box, label });
+  }
+  return clusters;
+}
+
+/** How many actors the answer stands for: its `total`, else its points and clusters' counts. */
+export function actorsTotal(collection) {
+  if (collection && Number.isInteger(collection.total)) return collection.total;
+  let total = 0;
+  for (const feature of (collection && collection.features) || []) {
+    total += isCluster(feature) ? Number(feature.properties.count) || 0 : 1;
+  }
+  return total;
+}
+
+/**
+ * The actors API's query: the visible box, the map's zoom (whole, 0 to 20; none without a map), and
+ * the form's actor kind and town, which the API filters itself.
+ */
+export function actorsQuery(bbox, zoom, filters) {
+  const parts = [`bbox=${bboxParam(bbox)}`];
+  if (Number.isFinite(zoom)) parts.push(`zoom=${Math.max(0, Math.min(20, Math.round(zoom)))}`);
+  if (filters.actorKind) parts.push(`kind=${encodeURIComponent(filters.actorKind)}`);
+  if (filters.town) parts.push(`town=${encodeURIComponent(filters.town)}`);
+  return parts.join("&");
 }
 
 /** The form's filters: {layers: Set, actorKind, actionType, town}. */

@@ -4,9 +4,16 @@
 // bounding box is loaded again after each move (debounced). Without Leaflet (library missing), the
 // list shows the whole territory. Tiles that fail to load only bring a notice: the towns and the
 // points need no tile.
+// The actors API gets the map's zoom and the form's actor kind and town: when the area holds too
+// many actors (or at a small zoom) it answers groups ("clusters") instead, drawn as group markers
+// (Enter or a click zooms on the group); the list then says how many actors the area holds and
+// invites to zoom or choose a town, and still lists the requests and initiatives.
 
 import { loadConfig } from "./config.js";
-import { ENDPOINTS, LAYERS, LIST_CAP, SYMBOLS, bboxParam, summarise, toItems } from "./features.js";
+import {
+  ENDPOINTS, LAYERS, LIST_CAP, SYMBOLS, actorsQuery, actorsTotal, bboxParam, formatCount, shortCount, summarise,
+  toClusters, toItems,
+} from "./features.js";
 import { count } from "./format.js";
 import { messageOf, requestJson } from "./http.js";
 import { $, element } from "./dom.js";
@@ -139,6 +146,46 @@ function createMap(L, config, onMove) {
     groups[layer].addTo(map);
   }
 
+  // The actors API's groups: markers of their own, outside the marker clusters (their count is the
+  // server's, not the number of markers under them).
+  const serverClusters = L.layerGroup().addTo(map);
+
+  function clusterMarker(cluster) {
+    const n = cluster.count;
+    const size = n < 10 ? 34 : n < 100 ? 40 : n < 1000 ? 48 : 56;
+    const name = `${cluster.label} : Entrée pour zoomer sur le groupe`;
+    const marker = L.marker([cluster.lat, cluster.lon], {
+      // The count is a number (no markup from the data); the hidden words name the group.
+      icon: L.divIcon({
+        html: `<span class="pin pin--cluster" data-testid="actors-cluster">${shortCount(n)}`
+          + `<span class="visually-hidden"> : ${name}</span></span>`,
+        className: "vw-cluster vw-cluster--server",
+        iconSize: [size, size],
+      }),
+      title: name,
+      keyboard: true,
+      riseOnHover: true,
+    });
+    const zoomIn = () => {
+      const [minLon, minLat, maxLon, maxLat] = cluster.bbox || [cluster.lon, cluster.lat, cluster.lon, cluster.lat];
+      const bounds = L.latLngBounds([minLat, minLon], [maxLat, maxLon]);
+      const target = Math.min(map.getMaxZoom(), Math.max(map.getBoundsZoom(bounds.pad(0.1)), map.getZoom() + 1));
+      map.setView(bounds.getCenter(), target, { animate: !REDUCED_MOTION });
+      // The marker is gone with the next answer: the keyboard goes on from the map.
+      map.getContainer().focus({ preventScroll: true });
+    };
+    marker.on("click", zoomIn);
+    // Leaflet gives a marker's Enter to its popup only: a group has none, it zooms (Space too, as a button).
+    marker.on("keypress", (event) => {
+      const key = event.originalEvent && event.originalEvent.key;
+      if (key === "Enter" || key === " ") {
+        event.originalEvent.preventDefault();
+        zoomIn();
+      }
+    });
+    return marker;
+  }
+
   const markers = new Map(); // key -> {marker, signature}
   const onMap = { actors: new Map(), requests: new Map(), initiatives: new Map() }; // key -> marker
   let returnFocus = null; // the key of the list item whose "Voir sur la carte" opened the popup
@@ -219,7 +266,12 @@ function createMap(L, config, onMove) {
       const centre = map.getCenter();
       return { lat: centre.lat, lon: centre.lng };
     },
-    render(summary, filters) {
+    zoom() {
+      return map.getZoom();
+    },
+    render(summary, filters, clusters) {
+      serverClusters.clearLayers();
+      if (filters.layers.has("actors")) for (const cluster of clusters) serverClusters.addLayer(clusterMarker(cluster));
       const wanted = { actors: new Map(), requests: new Map(), initiatives: new Map() };
       for (const item of summary.all) wanted[item.layer].set(item.key, markerFor(item));
       for (const layer of LAYERS) {
@@ -295,7 +347,13 @@ async function main() {
     return;
   }
 
-  const state = { items: { actors: [], requests: [], initiatives: [] }, errors: {}, loaded: false };
+  const state = {
+    items: { actors: [], requests: [], initiatives: [] },
+    clusters: [], // the actors API's groups, when it answered some
+    actorsTotal: 0, // how many actors the area holds (points and groups)
+    errors: {},
+    loaded: false,
+  };
   let mapView = null;
   let controller = null;
 
@@ -310,10 +368,18 @@ async function main() {
   function summaryText(summary, filters) {
     if (!filters.layers.size) return "Aucune couche sélectionnée : cochez au moins une case « Afficher ».";
     const where = mapView ? "dans la zone affichée" : `sur le territoire ${config.territory.name}`;
-    if (!summary.total) return `Aucun résultat ${where}.`;
+    const grouped = filters.layers.has("actors") && state.clusters.length > 0;
+    const counts = { ...summary.counts };
+    if (grouped) counts.actors = state.actorsTotal;
+    const total = summary.total - summary.counts.actors + counts.actors;
+    if (!total) return `Aucun résultat ${where}.`;
     const parts = LAYERS.filter((layer) => filters.layers.has(layer))
-      .map((layer) => count(summary.counts[layer], ...LAYER_COUNT[layer]));
-    let text = `${count(summary.total, "résultat", "résultats")} ${where} : ${parts.join(", ")}.`;
+      .map((layer) => count(counts[layer], ...LAYER_COUNT[layer]).replace(/^\d+/, (n) => formatCount(Number(n))));
+    let text = `${formatCount(total)} ${total > 1 ? "résultats" : "résultat"} ${where} : ${parts.join(", ")}.`;
+    if (grouped) {
+      text += ` Les acteurs, trop nombreux pour la liste, sont regroupés sur la carte : ${mapView ? "zoomez ou choisissez" : "choisissez"}`
+        + " une commune ou un type d'acteur pour les voir ici.";
+    }
     if (summary.rest) text += ` La liste montre les ${LIST_CAP} plus proches du centre${mapView ? " de la carte" : ""}.`;
     return text;
   }
@@ -346,7 +412,7 @@ async function main() {
     const filters = readFilters(form);
     const centre = mapView ? mapView.centre() : { lat: config.territory.centre.lat, lon: config.territory.centre.lon };
     const summary = summarise(state.items, filters, centre);
-    if (mapView) mapView.render(summary, filters);
+    if (mapView) mapView.render(summary, filters, state.clusters);
     const fragment = document.createDocumentFragment();
     for (const item of summary.shown) fragment.append(listItem(item));
     list.replaceChildren(fragment);
@@ -369,21 +435,30 @@ async function main() {
     const { signal } = controller;
     list.setAttribute("aria-busy", "true");
     const param = bboxParam(bbox);
+    const filters = readFilters(form);
+    const zoom = mapView ? mapView.zoom() : undefined;
     const answers = await Promise.all(LAYERS.map(async (layer) => {
+      const query = layer === "actors" ? actorsQuery(bbox, zoom, filters) : `bbox=${param}`;
       try {
-        return [layer, await requestJson(`${ENDPOINTS[layer]}?bbox=${param}`, { signal }), null];
+        return [layer, await requestJson(`${ENDPOINTS[layer]}?${query}`, { signal }), null];
       } catch (error) {
         return [layer, null, error];
       }
     }));
     if (signal.aborted) return;
     state.errors = {};
+    state.clusters = [];
+    state.actorsTotal = 0;
     for (const [layer, answer, error] of answers) {
       if (error) {
         state.items[layer] = [];
         state.errors[layer] = error.message;
       } else if (answer.ok) {
         state.items[layer] = toItems(layer, answer.data, config);
+        if (layer === "actors") {
+          state.clusters = toClusters(answer.data);
+          state.actorsTotal = actorsTotal(answer.data);
+        }
       } else {
         state.items[layer] = [];
         state.errors[layer] = messageOf(answer);
@@ -408,8 +483,12 @@ async function main() {
     }
   }
 
+  const reload = () => load(mapView ? mapView.bbox() : config.territory.bbox);
+
   form.addEventListener("change", (event) => {
     render();
+    // The actors API filters by kind and town itself (with 60,000 actors, the browser never has them all).
+    if (event.target === form.elements.actor_kind || event.target === form.elements.town) reload();
     if (mapView && event.target === form.elements.town) {
       if (event.target.value) mapView.showTown(event.target.value);
       else mapView.showTerritory();
@@ -422,11 +501,12 @@ async function main() {
   form.addEventListener("reset", () => {
     setTimeout(() => { // the reset event comes before the controls are reset
       render();
+      reload();
       if (mapView) mapView.showTerritory();
     }, 0);
   });
 
-  load(mapView ? mapView.bbox() : config.territory.bbox);
+  reload();
 }
 
 main();
