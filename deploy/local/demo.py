@@ -257,7 +257,10 @@ def load_demo(gateway_url: str, *, issuer: TokenIssuer | None = None, today: dat
             "max_distance_km": 8})
     pupils = [(body["school_uai"], _created(gateway_url, "/api/v1/actors", body)["actor_id"])
               for body in pupil_bodies()]
-    manager_id = _created(gateway_url, "/api/v1/actors", MANAGER)["actor_id"]
+    # Only a territory manager registers another: the demo's is registered with a set-up token (in
+    # production, the first one is registered with `make token ROLE=territory_manager`'s).
+    manager_id = _created(gateway_url, "/api/v1/actors", MANAGER,
+                          issuer.issue("demo-setup", "territory_manager"))["actor_id"]
     _created(gateway_url, "/api/v1/initiatives", initiative_body(calendar, today),
              issuer.issue("demo-territory-manager", "territory_manager", actor_id=manager_id))
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 import requests
 
-from support import eventually, headers, read_topic, unique_email
+from support import bearer, eventually, headers, read_topic, unique_email
 from vitawin_common.contracts import load
 from vitawin_common.events import from_record
 
@@ -43,8 +43,10 @@ def bodies(marker: str) -> dict[str, dict]:
 def test_every_kind_of_actor_registers_and_its_event_satisfies_the_contract_without_pupil_data(stack):
     marker = uuid.uuid4().hex[:8]
     created = {}
+    manager = bearer(stack.env, "territory_manager")  # only a territory manager registers one
     for label, body in bodies(marker).items():
-        answer = requests.post(f"{stack.gateway_url}/api/v1/actors", json=body)
+        answer = requests.post(f"{stack.gateway_url}/api/v1/actors", json=body,
+                               headers=manager if body["kind"] == "territory_manager" else {})
         assert answer.status_code == 201, (label, answer.text)
         created[answer.json()["actor_id"]] = body
 

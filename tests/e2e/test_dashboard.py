@@ -141,7 +141,8 @@ def territory(stack, mongo):
     manager_email = unique_email("dashboard-manager")
     answer = requests.post(f"{api}/actors", json={"kind": "territory_manager", "name": "Camille Gestion",
                                                   "contact_email": manager_email,
-                                                  "organisation_name": "Paris Est Marne et Bois"})
+                                                  "organisation_name": "Paris Est Marne et Bois"},
+                           headers=bearer(env, "territory_manager"))  # only a manager registers one
     assert answer.status_code == 201, answer.text
     organisations = [register_organisation(stack.gateway_url, f"Entreprise Saint-Maurice {n}", town=TOWN,
                                            location=spot, naf_code=naf)

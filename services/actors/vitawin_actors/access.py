@@ -63,3 +63,25 @@ def relink_refused(pledge: Mapping[str, Any], caller, changes: Any) -> str | Non
         return None
     return ("Seul un gestionnaire de territoire peut rattacher un engagement à une autre organisation, "
             "ou l'en détacher (actor_id).")
+
+
+# --- the directory ---------------------------------------------------------------------------------
+# A territory manager's account moderates the whole territory (requests, initiatives, pledges,
+# API keys): registering one is for territory managers only, never open to anyone.
+MANAGER_REGISTRATION_REFUSED = "Seul un gestionnaire de territoire peut inscrire un autre gestionnaire de territoire."
+
+
+def may_register(kind: str, caller) -> bool:
+    """Whether `caller` (None when anonymous) may register an actor of `kind`: anyone may register an
+    organisation, a school or a pupil (that is how people join); only a territory manager may
+    register another territory manager."""
+    return kind != TERRITORY_MANAGER or (caller is not None and caller.role == TERRITORY_MANAGER)
+
+
+def sees_contacts(actor: Mapping[str, Any], caller) -> bool:
+    """Whether `caller` (None when anonymous) reads an organisation's or a school's whole record,
+    its contacts included: territory managers, and the accounts acting for that actor (a token whose
+    actor_id is the actor's). Everyone else reads its public view, as in the directory list."""
+    if caller is None:
+        return False
+    return caller.role == TERRITORY_MANAGER or (caller.actor_id is not None and caller.actor_id == actor.get("actor_id"))

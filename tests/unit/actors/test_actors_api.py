@@ -76,7 +76,20 @@ def _event_fields(kind: str) -> set:
     return EVENT_FIELDS.get(kind, EVENT_FIELDS["organisation"])
 
 
+MANAGER_HEADERS: dict = {}  # the Authorization header of a territory manager of the test (autouse fixture)
+
+
+@pytest.fixture(autouse=True)
+def _manager_header(bearer):
+    MANAGER_HEADERS.clear()
+    MANAGER_HEADERS.update(bearer("territory_manager", actor_id="act-manager"))
+
+
 def post(client, body, **kwargs):
+    """POST the actor `body`; a territory manager's body goes with a territory manager's token
+    (only they may register one: see the tests of that rule below)."""
+    if isinstance(body, dict) and body.get("kind") == "territory_manager":
+        kwargs["headers"] = {**MANAGER_HEADERS, **kwargs.get("headers", {})}
     return client.post(URL, json=body, **kwargs)
 
 
@@ -333,9 +346,10 @@ def test_a_body_that_is_not_an_object_gives_422(client, uow):
 
 # --- reading --------------------------------------------------------------------------------------
 
-def test_get_returns_the_whole_record_of_an_organisation(client):
+def test_get_returns_the_whole_record_of_an_organisation_to_its_own_account(client, bearer):
     record = created(client, organisation())
-    response = client.get(f"{URL}/{record['actor_id']}")
+    response = client.get(f"{URL}/{record['actor_id']}",
+                          headers=bearer("professional", actor_id=record["actor_id"]))
     assert response.status_code == 200
     assert response.get_json() == record
 
@@ -513,3 +527,41 @@ def test_openapi_documents_the_directory_with_a_schema_per_kind(client):
     post_body = spec["paths"][URL]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert post_body == {"$ref": "#/components/schemas/Actor"}
     assert "application/geo+json" in spec["paths"][f"{URL}/map.geojson"]["get"]["responses"]["200"]["content"]
+
+
+# --- who may register a territory manager, who reads contacts -----------------------------------------
+
+@pytest.mark.parametrize("headers, status", [({}, 401), ("professional", 403), ("school_referent", 403),
+                                             ("pupil", 403), ("partner", 403)])
+def test_only_a_territory_manager_registers_a_territory_manager(client, uow, bearer, headers, status):
+    """A territory manager's account moderates the territory: registering one is no sign-up."""
+    if isinstance(headers, str):
+        headers = bearer(headers, actor_id="act-someone")
+    response = client.post(URL, json=territory_manager(), headers=headers)
+
+    assert response.status_code == status, response.get_json()
+    assert "gestionnaire de territoire" in response.get_json()["message"] or status == 401
+    assert uow.actors.docs == {} and uow.published == []
+
+
+def test_a_territory_manager_registers_another(client, uow, bearer):
+    response = client.post(URL, json=territory_manager(), headers=bearer("territory_manager", actor_id="act-m"))
+    assert response.status_code == 201 and len(uow.actors.docs) == 1
+
+
+@pytest.mark.parametrize("kind", ["organisation", "school"])
+def test_an_actor_s_contacts_are_read_by_its_own_accounts_and_territory_managers_only(client, bearer, kind):
+    body = organisation() if kind == "organisation" else school()
+    record = created(client, body)
+    url = f"{URL}/{record['actor_id']}"
+    readers = {"anonymous": {}, "another actor": bearer("professional", actor_id="act-other"),
+               "partner": bearer("partner"), "itself": bearer("professional" if kind == "organisation"
+                                                              else "school_referent", actor_id=record["actor_id"]),
+               "territory manager": bearer("territory_manager", actor_id="act-m")}
+    seen = {who: client.get(url, headers=headers).get_json() for who, headers in readers.items()}
+
+    for who in ("anonymous", "another actor", "partner"):
+        assert "contact_email" not in seen[who] and seen[who]["actor_id"] == record["actor_id"], who
+        assert seen[who]["name"] == record["name"], who
+    for who in ("itself", "territory manager"):
+        assert seen[who]["contact_email"] == record["contact_email"], who

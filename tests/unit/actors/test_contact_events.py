@@ -48,11 +48,22 @@ ADDRESSES = ("contact@vignerons.example.fr", "referent@lycee.example.fr", "paren
              "c.martin@pemb.example.fr")
 
 
+MANAGER_HEADERS: dict = {}  # a territory manager's Authorization header (autouse fixture)
+
+
+@pytest.fixture(autouse=True)
+def _manager_header(bearer):
+    MANAGER_HEADERS.clear()
+    MANAGER_HEADERS.update(bearer("territory_manager", actor_id="act-manager"))
+
+
 def iso(moment) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def register(client, body, **kwargs) -> dict:
+    if body.get("kind") == "territory_manager":  # only a territory manager registers one
+        kwargs["headers"] = {**MANAGER_HEADERS, **kwargs.get("headers", {})}
     response = client.post(URL, json=body, **kwargs)
     assert response.status_code == 201, response.get_json()
     return response.get_json()

@@ -75,8 +75,10 @@ class FakeGateway:
         self.requests.schools = self.requests.attach(Repository("uai"))
         self.requests.initiatives = self.requests.attach(Repository("initiative_id"))
         morning = datetime.combine(today, time(9, 30), tzinfo=timezone.utc)
+        actors_app = create_actors_app(uow_factory=lambda: self.actors, territory=territory)
+        identity.init_app(actors_app, identity.TokenVerifier(keys[1]))  # it checks the manager's token
         self.clients = {
-            "actors": create_actors_app(uow_factory=lambda: self.actors, territory=territory).test_client(),
+            "actors": actors_app.test_client(),
             "requests": create_requests_app(uow_factory=lambda: self.requests, territory=territory,
                                             verifier=identity.TokenVerifier(keys[1]), today=today,
                                             now=lambda: morning, zone="C").test_client()}

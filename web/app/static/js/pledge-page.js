@@ -220,7 +220,8 @@ async function main() {
   form.addEventListener("submit", submit);
   showActions();
   try {
-    const answer = await requestJson(`/api/v1/actors/${encodeURIComponent(me.actor_id)}`);
+    // With the session's token: an organisation's contact is shown to its own accounts only.
+    const answer = await authJson(`/api/v1/actors/${encodeURIComponent(me.actor_id)}`);
     if (answer.ok && answer.data) prefill(answer.data);
     else if (answer.status === 404 || answer.status === 410) setStatus($("statut-engagement"), MSG_NO_ORGANISATION, "error");
   } catch {

@@ -240,7 +240,8 @@ async function submit(event) {
 /** The school's record: a referent's own (full), a pupil's school from the directory (public). */
 async function loadSchool(me) {
   if (requester === "school") {
-    const answer = await requestJson(`/api/v1/actors/${encodeURIComponent(me.actor_id)}`);
+    // With the session's token: a school's contact is shown to its own accounts only.
+    const answer = await authJson(`/api/v1/actors/${encodeURIComponent(me.actor_id)}`);
     return answer.ok ? answer.data : null;
   }
   const pupil = await requestJson(`/api/v1/actors/${encodeURIComponent(me.actor_id)}`);
