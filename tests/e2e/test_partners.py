@@ -31,7 +31,8 @@ import yaml
 from pymongo import MongoClient
 from standardwebhooks import Webhook
 
-from support import bearer, eventually, next_school_day, read_topic, register_organisation, register_school, unique_email
+from support import (bearer, eventually, next_school_day, post_pledge, read_topic, register_organisation,
+                     register_school, unique_email)
 
 pytestmark = pytest.mark.integration
 
@@ -106,7 +107,7 @@ def world(stack):
     org_name, org_email = f"Menuiserie Jeanne Dufresne {marker}", unique_email(f"jeanne.dufresne.{marker}")
     org = register_organisation(stack.gateway_url, org_name, town=TOWN, location=SPOT, email=org_email)
     pledge_email = unique_email(f"j.dufresne.{marker}")
-    pledge = requests.post(f"{api}/volunteers", json={
+    pledge = post_pledge(f"{api}/volunteers", env, {
         "organisation_name": org_name, "contact_email": pledge_email, "actor_id": org, "town": TOWN,
         "location": SPOT, "action_types": ["testimony"], "max_distance_km": 2})
     assert pledge.status_code == 201, pledge.text
@@ -245,8 +246,11 @@ def test_a_rotated_secret_signs_the_replayed_webhooks_with_both_secrets(world):
     assert count >= 5
     eventually(lambda: len(world["fast"].received) >= before + count, timeout=60, message="the replayed webhooks")
     first_ids = {headers["webhook-id"] for _, headers, _ in world["fast"].received[:before]}
+    # The replay sends every stored public event since `since` that the subscription wants, those
+    # of other tests on this shared stack included: each one delivered before comes again, with its id.
+    again = {headers["webhook-id"] for _, headers, _ in world["fast"].received[before:]}
+    assert first_ids <= again, "a replay sends each event again, with the event's id"
     for _, headers, body in world["fast"].received[before:]:
-        assert headers["webhook-id"] in first_ids, "a replay keeps the event's id"
         Webhook(new_secret).verify(body, headers)
         Webhook(old_secret).verify(body, headers)
 
