@@ -85,6 +85,17 @@ def bearer(env: dict, role: str, **claims) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(env, role, **claims)}"}
 
 
+def post_pledge(url: str, env: dict, body: dict, **kwargs):
+    """POST `body` to `url` (the gateway's /api/v1/volunteers) as who may register it: the
+    professional of its organisation (a token whose actor_id is body["actor_id"]) or, when it names
+    none, a territory manager. The response, whatever its status (`kwargs` go to requests.post)."""
+    import requests as http
+
+    actor_id = body.get("actor_id")
+    who = bearer(env, "professional", actor_id=actor_id) if actor_id else bearer(env, "territory_manager")
+    return http.post(url, json=body, headers={**who, **kwargs.pop("headers", {})}, **kwargs)
+
+
 def next_school_day(after_days: int = 7, zone: str = "C"):
     """The first school day (no weekend, public or school holiday) at least `after_days` from today."""
     from datetime import date, timedelta

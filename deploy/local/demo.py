@@ -5,8 +5,11 @@ school's referent; 2 pupils and a request of each (a discovery internship, a job
 a territory manager and the initiative they publish. Organisations and people are invented;
 addresses use the reserved `.test` domain; UAIs are made up (0949xxx) but carry their check letter.
 
-Requests need an access token: the demo signs its own with the stack's private key
-(AUTH_PRIVATE_KEY_FILE, or AUTH_PRIVATE_KEY, else var/auth/private.pem, the key `make run` uses).
+Pledges, the territory manager, the initiative and the requests need an access token: the demo
+signs its own with the stack's private key (AUTH_PRIVATE_KEY_FILE, or AUTH_PRIVATE_KEY, else
+var/auth/private.pem, the key `make run` uses). The pledges name no organisation of the directory
+(the demo does not register the 13 organisations): as an import does, a territory manager
+registers them, with the demo's set-up token.
 Their dates and internship weeks are picked with the school calendar of the territory's zone
 (`vitawin_requests.calendar`), relative to today: school days and school weeks a few weeks ahead,
 so the demo is valid whatever day it runs. The requests service learns a school from the actors
@@ -250,17 +253,18 @@ def load_demo(gateway_url: str, *, issuer: TokenIssuer | None = None, today: dat
 
     # Schools first: the requests service learns them while the rest is posted.
     school_actor = {body["uai"]: _created(gateway_url, "/api/v1/actors", body)["actor_id"] for body in schools}
+    # A set-up token of a territory manager (in production, the first one is registered with
+    # `make token ROLE=territory_manager`'s): only a territory manager registers a pledge that
+    # names no organisation, and another territory manager.
+    setup = issuer.issue("demo-setup", "territory_manager")
     for i, (name, town, lat, lon, actions) in enumerate(VOLUNTEERS):
         _created(gateway_url, "/api/v1/volunteers", {
             "organisation_name": name, "contact_email": f"contact{i + 1}@demo.vitawin.test",
             "town": town, "location": {"lat": lat, "lon": lon}, "action_types": actions,
-            "max_distance_km": 8})
+            "max_distance_km": 8}, setup)
     pupils = [(body["school_uai"], _created(gateway_url, "/api/v1/actors", body)["actor_id"])
               for body in pupil_bodies()]
-    # Only a territory manager registers another: the demo's is registered with a set-up token (in
-    # production, the first one is registered with `make token ROLE=territory_manager`'s).
-    manager_id = _created(gateway_url, "/api/v1/actors", MANAGER,
-                          issuer.issue("demo-setup", "territory_manager"))["actor_id"]
+    manager_id = _created(gateway_url, "/api/v1/actors", MANAGER, setup)["actor_id"]
     _created(gateway_url, "/api/v1/initiatives", initiative_body(calendar, today),
              issuer.issue("demo-territory-manager", "territory_manager", actor_id=manager_id))
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 import requests
 
-from support import bearer, eventually, headers, read_topic, unique_email
+from support import bearer, eventually, headers, post_pledge, read_topic, unique_email
 from vitawin_common.contracts import load
 from vitawin_common.events import from_record
 
@@ -91,7 +91,7 @@ def test_erasing_an_actor_purges_its_personal_data_and_publishes_a_tombstone(sta
     marker = uuid.uuid4().hex[:8]
     company = bodies(marker)["company"]
     actor_id = requests.post(f"{stack.gateway_url}/api/v1/actors", json=company).json()["actor_id"]
-    pledge = requests.post(f"{stack.gateway_url}/api/v1/volunteers", json={
+    pledge = post_pledge(f"{stack.gateway_url}/api/v1/volunteers", stack.env, {
         "organisation_name": company["name"], "contact_email": company["contact_email"], "actor_id": actor_id,
         "town": "94080", "location": PLACE["location"], "action_types": ["testimony"]})
     assert pledge.status_code == 201, pledge.text

@@ -9,8 +9,8 @@ import pytest
 import requests
 from pymongo import MongoClient
 
-from support import (bearer, eventually, headers, next_school_day, read_topic, register_organisation, register_school,
-                     unique_email)
+from support import (bearer, eventually, headers, next_school_day, post_pledge, read_topic, register_organisation,
+                     register_school, unique_email)
 from vitawin_common.contracts import load
 
 pytestmark = pytest.mark.integration
@@ -24,7 +24,7 @@ def test_a_decline_brings_the_next_candidate_and_an_acceptance_fulfils_the_reque
     pros = {}
     for i, offset in enumerate((0.001, 0.002, 0.003, 0.004)):  # nearest first
         actor_id = register_organisation(stack.gateway_url, f"Imprimerie du Port {i}", town="94068", location=SPOT)
-        answer = requests.post(f"{gateway}/volunteers", json={
+        answer = post_pledge(f"{gateway}/volunteers", env, {
             "organisation_name": f"Imprimerie du Port {i}", "contact_email": unique_email("pro"), "actor_id": actor_id,
             "town": "94068", "location": {"lat": SPOT["lat"] + offset, "lon": SPOT["lon"]},
             "action_types": ["testimony"], "max_distance_km": 1})

@@ -10,7 +10,8 @@ import pytest
 import requests
 from pymongo import MongoClient
 
-from support import bearer, eventually, next_school_day, register_organisation, register_school, unique_email
+from support import (bearer, eventually, next_school_day, post_pledge, register_organisation, register_school,
+                     unique_email)
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +29,7 @@ def world(stack):
     orgs = {}
     for label, place in (("A", SPOT), ("B", FAR)):
         actor_id = register_organisation(stack.gateway_url, f"Atelier {label}", town=TOWN[label], location=place)
-        pledge = requests.post(f"{api}/volunteers", json={
+        pledge = post_pledge(f"{api}/volunteers", env, {
             "organisation_name": f"Atelier {label}", "contact_email": unique_email("pro"), "actor_id": actor_id,
             "town": TOWN[label], "location": place, "action_types": ["testimony"], "max_distance_km": 2})
         assert pledge.status_code == 201, pledge.text

@@ -11,7 +11,8 @@ import pytest
 import requests
 from pymongo import MongoClient
 
-from support import bearer, eventually, headers, mails, next_school_day, read_topic, register_school, unique_email
+from support import (bearer, eventually, headers, mails, next_school_day, post_pledge, read_topic, register_school,
+                     unique_email)
 from vitawin_common.contracts import load
 
 pytestmark = pytest.mark.integration
@@ -29,7 +30,7 @@ def test_sigkill_of_the_matching_worker_mid_stream_loses_nothing_and_duplicates_
     pros = [unique_email("crash-pro") for _ in range(2)]
     volunteer_ids = []
     for i, email in enumerate(pros):
-        answer = requests.post(f"{gateway}/api/v1/volunteers", json={
+        answer = post_pledge(f"{gateway}/api/v1/volunteers", stack.env, {
             "organisation_name": f"Imprimerie Saint-Maur {i}", "contact_email": email, "town": TOWN,
             "location": {"lat": LAT + i * 0.0005, "lon": LON}, "action_types": ["intervention"],
             "actions": {"intervention": {"weekly_contact_cap": 100}},

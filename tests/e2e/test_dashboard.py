@@ -30,8 +30,8 @@ import pytest
 import requests
 from playwright.sync_api import expect, sync_playwright
 
-from support import (bearer, eventually, mails_to, next_school_day, register_organisation, register_school, token,
-                     unique_email)
+from support import (bearer, eventually, mails_to, next_school_day, post_pledge, register_organisation, register_school,
+                     token, unique_email)
 
 pytestmark = pytest.mark.integration
 
@@ -154,13 +154,13 @@ def territory(stack, mongo):
     assert association.status_code == 201, association.text
     pledges = []
     for n, (actor_id, spot) in enumerate(zip(organisations, PLEDGE_SPOTS), 1):
-        pledge = requests.post(f"{api}/volunteers", json={
+        pledge = post_pledge(f"{api}/volunteers", env, {
             "organisation_name": f"Entreprise Saint-Maurice {n}", "contact_email": unique_email("pro"),
             "actor_id": actor_id, "town": TOWN, "location": spot,
             "action_types": ["testimony", "internship"] if n == 1 else ["testimony"], "max_distance_km": 2})
         assert pledge.status_code == 201, pledge.text
         pledges.append(pledge.json()["volunteer_id"])
-    far = requests.post(f"{api}/volunteers", json={
+    far = post_pledge(f"{api}/volunteers", env, {
         "organisation_name": "Association de Maisons-Alfort", "contact_email": unique_email("asso-pro"),
         "actor_id": association.json()["actor_id"], "town": OTHER_TOWN, "location": {"lat": 48.8062, "lon": 2.4381},
         "action_types": ["mentoring"], "max_distance_km": 1})

@@ -9,7 +9,8 @@ import pytest
 import requests
 from pymongo import MongoClient
 
-from support import bearer, eventually, headers, mails_to, next_school_day, read_topic, register_school, unique_email
+from support import (bearer, eventually, headers, mails_to, next_school_day, post_pledge, read_topic, register_school,
+                     unique_email)
 from vitawin_common.contracts import load
 from vitawin_common.events import from_record, to_record, Event
 
@@ -60,7 +61,7 @@ def test_a_volunteer_and_a_request_give_one_proposal_event_and_one_email_per_par
     pro, school = unique_email("pro"), unique_email("referent")
     # West of Vincennes, more than 1 km from the places other tests use.
     college = register_school(gateway, mongo, location={"lat": 48.8420, "lon": 2.4250})
-    answer = requests.post(f"{gateway}/api/v1/volunteers", json=volunteer(pro, 48.8410, 2.4240, action="testimony"))
+    answer = post_pledge(f"{gateway}/api/v1/volunteers", stack.env, volunteer(pro, 48.8410, 2.4240, action="testimony"))
     assert answer.status_code == 201, answer.text
     volunteer_id = answer.json()["volunteer_id"]
     # Wait until matching has the pledge, so that the request is what causes the proposal.
@@ -103,7 +104,7 @@ def test_a_bad_payload_is_refused_field_by_field_and_nothing_is_stored_or_publis
     before = (actors.volunteers.count_documents({}), actors.outbox.count_documents({}))
     body = volunteer("not-an-email", 48.8430, 2.4300, town="75056")
     body["action_types"] = ["juggling"]
-    answer = requests.post(f"{stack.gateway_url}/api/v1/volunteers", json=body)
+    answer = post_pledge(f"{stack.gateway_url}/api/v1/volunteers", stack.env, body)
     assert answer.status_code == 422
     errors = answer.json()["errors"]["json"]
     assert {"contact_email", "town", "action_types"} <= set(errors)
@@ -133,8 +134,8 @@ def test_a_poison_event_is_dead_lettered_and_the_consumer_goes_on(stack, contrac
     # The stream goes on: a valid pair posted after the poison still meets.
     pro, school = unique_email("pro"), unique_email("referent")
     college = register_school(stack.gateway_url, mongo, town="94017", location={"lat": 48.8235, "lon": 2.5155})
-    assert requests.post(f"{stack.gateway_url}/api/v1/volunteers",
-                         json=volunteer(pro, 48.8230, 2.5150, action="testimony", town="94017")).status_code == 201
+    assert post_pledge(f"{stack.gateway_url}/api/v1/volunteers", stack.env,
+                       volunteer(pro, 48.8230, 2.5150, action="testimony", town="94017")).status_code == 201
     answer = requests.post(f"{stack.gateway_url}/api/v1/requests", json=class_testimony(school),
                            headers=referent_of(stack, college))
     assert answer.status_code == 201

@@ -14,7 +14,7 @@ import requests
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from pymongo import MongoClient
 
-from support import (bearer, eventually, headers, mails_to, next_school_day, read_topic, register_school,
+from support import (bearer, eventually, headers, mails_to, next_school_day, post_pledge, read_topic, register_school,
                      unique_email)
 from vitawin_common.contracts import load
 
@@ -62,7 +62,7 @@ def pair(stack, mongo, lat: float, lon: float, town: str = "94080"):
     gateway = stack.gateway_url
     pro, school_email = unique_email("pro"), unique_email("referent")
     school = register_school(gateway, mongo, town=town, location={"lat": lat + 0.0005, "lon": lon + 0.0005})
-    answer = requests.post(f"{gateway}/api/v1/volunteers", json=pledge(pro, lat, lon, town))
+    answer = post_pledge(f"{gateway}/api/v1/volunteers", stack.env, pledge(pro, lat, lon, town))
     assert answer.status_code == 201, answer.text
     volunteer_id = answer.json()["volunteer_id"]
     eventually(lambda: mongo.vitawin_matching.volunteers.find_one({"_id": volunteer_id}), message="pledge in matching")

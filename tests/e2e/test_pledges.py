@@ -1,8 +1,9 @@
 """A pledge's lifecycle through the gateway: its events reach Kafka in order, on one key, and
 matching follows them. The pledge belongs to an organisation of the directory; its professional
-(a token with that actor_id) edits, pauses and withdraws it; an anonymous caller and a
-professional of another organisation are refused and publish nothing (the full matrix of who may
-change a pledge is in tests/unit/actors/test_pledge_access.py)."""
+(a token with that actor_id) registers it (the organisation taken from the token), edits, pauses
+and withdraws it; an anonymous caller and a professional of another organisation are refused and
+store and publish nothing (the full matrix of who may register and change a pledge is in
+tests/unit/actors/test_pledge_access.py)."""
 from __future__ import annotations
 
 import pytest
@@ -26,16 +27,24 @@ def test_a_pledge_edited_paused_and_withdrawn_publishes_its_events_in_order_and_
     professional = bearer(stack.env, "professional", actor_id=actor_id)
     stranger = bearer(stack.env, "professional",
                       actor_id=register_organisation(stack.gateway_url, "Carrosserie du Bois", **garage))
-    answer = requests.post(api, json={
-        "organisation_name": "Garage du Tremblay", "contact_email": unique_email("garage"), "actor_id": actor_id,
+    body = {
+        "organisation_name": "Garage du Tremblay", "contact_email": unique_email("garage"),
         "town": "94017", "location": PLACE,
         "action_types": ["internship", "apprenticeship"],
         "actions": {"internship": {"rome_codes": ["I1604"], "audience": "college", "levels": ["3e"],
                                    "periods": ["2027-W04"], "capacity_per_period": 2},
-                    "apprenticeship": {"diplomas": ["CAP"], "places": 1}}})
+                    "apprenticeship": {"diplomas": ["CAP"], "places": 1}}}
+    anonymous = requests.post(api, json={**body, "actor_id": actor_id})
+    assert anonymous.status_code == 401 and anonymous.json()["message"] == "Connexion requise.", anonymous.text
+    assert requests.post(api, json={**body, "actor_id": actor_id}, headers=stranger).status_code == 403
+    actors = MongoClient(stack.env["MONGODB_URI"]).vitawin_actors
+    assert actors.volunteers.count_documents({"actor_id": actor_id}) == 0, "a refused registration stored a pledge"
+
+    answer = requests.post(api, json=body, headers=professional)  # its organisation: the token's
     assert answer.status_code == 201, answer.text
     pledge = answer.json()
     vid = pledge["volunteer_id"]
+    assert pledge["actor_id"] == actor_id
     assert pledge["actions"]["internship"]["rome_jobs"][0]["code"] == "I1604"
 
     anonymous = requests.patch(f"{api}/{vid}", json={"max_distance_km": 12})

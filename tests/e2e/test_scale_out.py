@@ -9,7 +9,7 @@ import pytest
 import requests
 from pymongo import MongoClient
 
-from support import bearer, eventually, next_school_day, register_school, unique_email
+from support import bearer, eventually, next_school_day, post_pledge, register_school, unique_email
 from vitawin_common.territory import Location, distance_km
 
 pytestmark = pytest.mark.integration
@@ -51,7 +51,7 @@ def _run(stack, second_port: int):
     volunteer_places = {}
     for i in range(VOLUNTEERS):
         place = {"lat": BASE[0] - 0.004 + i * 0.0027, "lon": BASE[1]}
-        answer = requests.post(f"{gateway}/volunteers", json={
+        answer = post_pledge(f"{gateway}/volunteers", env, {
             "organisation_name": f"Atelier de Joinville {i}", "contact_email": unique_email("scale"), "town": "94042",
             "location": place, "action_types": ["testimony"], "max_distance_km": LIMIT_KM,
             "actions": {"testimony": {"weekly_contact_cap": 100}}})

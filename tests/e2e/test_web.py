@@ -18,7 +18,7 @@ import requests
 from playwright.sync_api import expect, sync_playwright
 from pymongo import MongoClient
 
-from support import (bearer, eventually, mails_to, next_school_day, register_organisation, register_school,
+from support import (bearer, eventually, mails_to, next_school_day, post_pledge, register_organisation, register_school,
                      unique_email)
 
 pytestmark = pytest.mark.integration
@@ -65,7 +65,7 @@ def proposal(stack, mongo):
     email = unique_email("web-pro")
     actor_id = register_organisation(stack.gateway_url, "Menuiserie du Château", town="94080", location=SPOT,
                                      email=email, naf_code="16.23Z")
-    pledge = requests.post(f"{api}/volunteers", json={
+    pledge = post_pledge(f"{api}/volunteers", env, {
         "organisation_name": "Menuiserie du Château", "contact_email": email, "actor_id": actor_id,
         "town": "94080", "location": SPOT, "action_types": ["testimony"], "max_distance_km": 2})
     assert pledge.status_code == 201, pledge.text

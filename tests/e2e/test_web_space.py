@@ -23,7 +23,8 @@ import requests
 from playwright.sync_api import expect, sync_playwright
 from pymongo import MongoClient
 
-from support import bearer, eventually, mails_to, next_school_day, next_school_weeks, unique_email, unique_uai
+from support import (bearer, eventually, mails_to, next_school_day, next_school_weeks, post_pledge, unique_email,
+                     unique_uai)
 
 pytestmark = pytest.mark.integration
 
@@ -94,7 +95,7 @@ def world(stack, mongo):
     eventually(lambda: mongo.vitawin_requests.schools.find_one({"_id": uai}), message="the school in requests")
     eventually(lambda: len(account_memberships(mongo, email)) == 2, message="the school's membership")
 
-    pledge = requests.post(f"{api}/volunteers", json={
+    pledge = post_pledge(f"{api}/volunteers", env, {
         "organisation_name": f"Atelier Bois du Fort {suffix}", "contact_email": email, "actor_id": workshop_id,
         "town": TOWN, "location": WORKSHOP_SPOT, "action_types": ["testimony"], "max_distance_km": 2})
     assert pledge.status_code == 201, pledge.text

@@ -14,7 +14,7 @@ import pytest
 import requests
 from pymongo import MongoClient
 
-from support import bearer, eventually, mails, next_school_day, register_school, unique_email
+from support import bearer, eventually, mails, next_school_day, post_pledge, register_school, unique_email
 from vitawin_common.territory import Location, distance_km
 
 pytestmark = pytest.mark.integration
@@ -95,7 +95,7 @@ def test_two_matching_and_two_notify_workers_share_the_load_and_do_nothing_twice
         volunteers = {}  # id -> (place, address)
         for i in range(VOLUNTEERS):
             place, address = {"lat": BASE[0] - 0.004 + i * 0.0027, "lon": BASE[1]}, unique_email("shared")
-            answer = requests.post(f"{gateway}/volunteers", json={
+            answer = post_pledge(f"{gateway}/volunteers", env, {
                 "organisation_name": f"Atelier de Bry {i}", "contact_email": address, "town": TOWN,
                 "location": place, "action_types": ["testimony"], "max_distance_km": LIMIT_KM,
                 "actions": {"testimony": {"weekly_contact_cap": 100}}})

@@ -1,6 +1,12 @@
-"""Who may change a pledge. Plain Python: the API applies these rules (vitawin_actors.api.pledges).
+"""Who may register and change a pledge. Plain Python: the API applies these rules
+(vitawin_actors.api.pledges).
 
 The object-level rules (pledges belong to this service, so their rules live here):
+- a pledge is registered (POST) by a `professional` whose token names its organisation (`actor_id`),
+  for that organisation only: the pledge's `actor_id` is the token's (taken from the token when the
+  body gives none; any other `actor_id` in the body, null included, is refused), and by territory
+  managers, for any organisation or none (imports, moderation). Nobody else registers one: pupils,
+  school referents, partners, a professional whose token names no organisation;
 - a pledge is edited (PATCH), paused, resumed and withdrawn (DELETE) by the professional of its
   organisation, i.e. a `professional` whose token's `actor_id` is the pledge's `actor_id`, and by
   territory managers (moderation; and a pledge linked to no organisation has no professional to
@@ -10,9 +16,10 @@ The object-level rules (pledges belong to this service, so their rules live here
   take one;
 - nobody else may change a pledge: pupils, school referents, partners, a professional of another
   organisation, a professional whose token names no organisation. Anonymous callers are refused
-  before these rules (401, `vitawin_common.identity.require_caller`).
+  before these rules, when registering as when changing (401,
+  `vitawin_common.identity.require_caller`).
 
-Reading and listing pledges stay public; registering one stays open for now (see the API)."""
+Reading and listing pledges stay public."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -27,6 +34,24 @@ OPERATIONS = {
     "resume": "reprendre",
     "withdraw": "retirer",
 }
+
+
+def registration_refused(caller, sent: Any) -> str | None:
+    """None when `caller` may register a pledge whose body, as sent (before validation), is `sent`;
+    otherwise why not, in French (the 403's message). A professional naming no organisation in the
+    body is allowed: the API then takes the organisation from the token."""
+    if caller.role == TERRITORY_MANAGER:
+        return None
+    if caller.role != PROFESSIONAL:
+        return ("Seul un professionnel, pour sa propre organisation, ou un gestionnaire de territoire peut "
+                "enregistrer un engagement.")
+    if not caller.actor_id:
+        return ("Jeton d'accès incomplet : il ne nomme pas l'organisation du professionnel ; un professionnel "
+                "n'enregistre un engagement que pour sa propre organisation.")
+    if isinstance(sent, Mapping) and "actor_id" in sent and sent["actor_id"] != caller.actor_id:
+        return ("Un professionnel n'enregistre un engagement que pour sa propre organisation : actor_id doit "
+                "être celui de son jeton d'accès, ou être omis.")
+    return None
 
 
 def may_change(pledge: Mapping[str, Any], caller) -> bool:

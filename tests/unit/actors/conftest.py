@@ -1,5 +1,6 @@
 """In-memory fakes and an app wired to them: no server. Access tokens: a key pair of the test run
-(`keys`), apps that trust it (`verified`) and the Authorization header of a token (`bearer`)."""
+(`keys`), apps that trust it (`verified`), the Authorization header of a token (`bearer`) and a
+territory manager's (`manager`)."""
 from __future__ import annotations
 
 import copy
@@ -112,6 +113,13 @@ def bearer(keys):
     def headers(role: str, **claims) -> dict[str, str]:
         return {"Authorization": f"Bearer {issuer.issue('acc-tests', role, **claims)}"}
     return headers
+
+
+@pytest.fixture
+def manager(bearer) -> dict[str, str]:
+    """The Authorization header of a territory manager: who registers a pledge of no organisation
+    (POST /api/v1/volunteers is for the professional of the pledge's organisation, or a manager)."""
+    return bearer("territory_manager")
 
 
 @pytest.fixture

@@ -27,8 +27,8 @@ PERSONAL = ("Boulangerie des Vignerons", "contact@vignerons.example.fr", "123456
             "Léa", "parent.lea@example.fr")
 
 
-def created(client, url, body) -> dict:
-    response = client.post(url, json=body)
+def created(client, url, body, headers=None) -> dict:
+    response = client.post(url, json=body, headers=headers or {})
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
@@ -40,17 +40,21 @@ def actor_id(client):
 
 @pytest.fixture
 def pledges(client, payload, actor_id, bearer):
-    """Pledges of the company: one active, one paused (by its professional), one already withdrawn
-    (by its professional); and one of nobody."""
+    """Pledges of the company (registered by its professional): one active, one paused (by its
+    professional), one already withdrawn (by its professional); and one of nobody (registered by a
+    territory manager)."""
+    professional = bearer("professional", actor_id=actor_id)
+
     def pledge(name, email, linked=True):
         body = {**copy.deepcopy(payload), "organisation_name": name, "contact_email": email}
-        return created(client, VOLUNTEERS, {**body, "actor_id": actor_id} if linked else body)["volunteer_id"]
+        if linked:
+            return created(client, VOLUNTEERS, {**body, "actor_id": actor_id}, professional)["volunteer_id"]
+        return created(client, VOLUNTEERS, body, bearer("territory_manager"))["volunteer_id"]
 
     ids = {"active": pledge("Fournil Martin", "fournil@martin.example.fr"),
            "paused": pledge("Atelier Martin", "atelier@martin.example.fr"),
            "withdrawn": pledge("Boulangerie des Vignerons", "contact@vignerons.example.fr"),
            "other": pledge("Imprimerie Dalayrac", "contact@imprimerie.example.fr", linked=False)}
-    professional = bearer("professional", actor_id=actor_id)
     assert client.post(f"{VOLUNTEERS}/{ids['paused']}/pause", headers=professional).status_code == 200
     assert client.delete(f"{VOLUNTEERS}/{ids['withdrawn']}", headers=professional).status_code == 204
     return ids
@@ -184,11 +188,18 @@ def test_an_erased_actor_vanishes_from_the_list_and_the_map(client, uow, actor_i
     assert [feature["id"] for feature in features] == [kept]
 
 
-def test_an_erased_actor_cannot_be_linked_to_a_new_pledge(client, uow, actor_id, payload):
+def test_an_erased_actor_cannot_be_linked_to_a_new_pledge(client, uow, actor_id, payload, bearer):
     erase(client, uow, actor_id)
-    response = client.post(VOLUNTEERS, json={**payload, "actor_id": actor_id})
+    published = list(uow.published)
+    response = client.post(VOLUNTEERS, json={**payload, "actor_id": actor_id}, headers=bearer("territory_manager"))
     assert response.status_code == 422
     assert "effacé" in response.get_json()["errors"]["json"]["actor_id"][0]
+    # Its professional's token still names it: the organisation taken from the token is checked too.
+    response = client.post(VOLUNTEERS, json=payload, headers=bearer("professional", actor_id=actor_id))
+    assert response.status_code == 422, response.get_json()
+    [message] = response.get_json()["errors"]["json"]["actor_id"]
+    assert message.startswith("Organisation du jeton d'accès : ") and "effacé" in message
+    assert uow.published == published and uow.volunteers.linked_to(actor_id) == []
 
 
 def test_erasure_logs_ids_only(client, uow, actor_id, pledges, caplog):

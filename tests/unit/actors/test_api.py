@@ -8,8 +8,8 @@ VOLUNTEER_REGISTERED = "fr.vitawin.volunteer.registered.v1"
 
 
 def test_post_stores_the_volunteer_and_publishes_its_event_carrying_the_correlation_id(
-        client, uow, payload, contract_set):
-    response = client.post("/api/v1/volunteers", json=payload, headers={"X-Correlation-ID": "corr-42"})
+        client, uow, payload, contract_set, manager):
+    response = client.post("/api/v1/volunteers", json=payload, headers={"X-Correlation-ID": "corr-42", **manager})
 
     assert response.status_code == 201
     body = response.get_json()
@@ -31,9 +31,9 @@ def test_post_stores_the_volunteer_and_publishes_its_event_carrying_the_correlat
     assert event.correlation_id == "corr-42"
 
 
-def test_post_defaults_max_distance_to_10_km(client, uow, payload):
+def test_post_defaults_max_distance_to_10_km(client, uow, payload, manager):
     del payload["max_distance_km"]
-    response = client.post("/api/v1/volunteers", json=payload)
+    response = client.post("/api/v1/volunteers", json=payload, headers=manager)
     assert response.status_code == 201
     assert response.get_json()["max_distance_km"] == 10
     assert uow.published[0][0].data["max_distance_km"] == 10
@@ -78,9 +78,9 @@ BAD_PAYLOADS = [
 @pytest.mark.parametrize("change, field, french", [case[1:] for case in BAD_PAYLOADS],
                          ids=[case[0] for case in BAD_PAYLOADS])
 def test_bad_payload_gives_422_naming_the_field_in_french_and_stores_nothing(
-        client, uow, payload, change, field, french):
+        client, uow, payload, change, field, french, manager):
     change(payload)
-    response = client.post("/api/v1/volunteers", json=payload)
+    response = client.post("/api/v1/volunteers", json=payload, headers=manager)
 
     assert response.status_code == 422
     body = response.get_json()
@@ -89,29 +89,29 @@ def test_bad_payload_gives_422_naming_the_field_in_french_and_stores_nothing(
     assert uow.volunteers.docs == {} and uow.published == []
 
 
-def test_post_reports_every_bad_field_at_once(client, payload):
+def test_post_reports_every_bad_field_at_once(client, payload, manager):
     payload.update(contact_email="nope", location={"lat": 49.5, "lon": 2.4385}, action_types=["cooking"])
-    errors = client.post("/api/v1/volunteers", json=payload).get_json()["errors"]["json"]
+    errors = client.post("/api/v1/volunteers", json=payload, headers=manager).get_json()["errors"]["json"]
     assert set(errors) == {"contact_email", "location", "action_types"}
 
 
-def test_post_without_a_json_object_gives_422(client, uow):
-    response = client.post("/api/v1/volunteers", json=["not", "an", "object"])
+def test_post_without_a_json_object_gives_422(client, uow, manager):
+    response = client.post("/api/v1/volunteers", json=["not", "an", "object"], headers=manager)
     assert response.status_code == 422
     assert uow.published == []
 
 
-def test_contact_email_is_never_logged(client, payload, caplog):
+def test_contact_email_is_never_logged(client, payload, caplog, manager):
     caplog.set_level(logging.DEBUG)
-    response = client.post("/api/v1/volunteers", json=payload)
+    response = client.post("/api/v1/volunteers", json=payload, headers=manager)
     volunteer_id = response.get_json()["volunteer_id"]
     logged = [json.dumps(record.__dict__, default=str) for record in caplog.records]
     assert any(volunteer_id in line for line in logged)
     assert not any(payload["contact_email"] in line for line in logged)
 
 
-def test_get_returns_the_stored_volunteer(client, payload):
-    created = client.post("/api/v1/volunteers", json=payload).get_json()
+def test_get_returns_the_stored_volunteer(client, payload, manager):
+    created = client.post("/api/v1/volunteers", json=payload, headers=manager).get_json()
     response = client.get(f"/api/v1/volunteers/{created['volunteer_id']}")
     assert response.status_code == 200
     assert response.get_json() == created
@@ -124,7 +124,7 @@ def test_get_unknown_volunteer_gives_404_in_french(client):
 
 
 @pytest.fixture
-def three_volunteers(client, payload):
+def three_volunteers(client, payload, manager):
     pledges = [("94080", 48.8478, 2.4385, ["testimony", "internship"]),
                ("94033", 48.8515, 2.4760, ["intervention", "job_fair"]),
                ("94080", 48.8470, 2.4400, ["mentoring"])]
@@ -132,7 +132,7 @@ def three_volunteers(client, payload):
     for town, lat, lon, actions in pledges:
         body = {**copy.deepcopy(payload), "town": town, "location": {"lat": lat, "lon": lon},
                 "action_types": actions}
-        response = client.post("/api/v1/volunteers", json=body)
+        response = client.post("/api/v1/volunteers", json=body, headers=manager)
         assert response.status_code == 201
         ids.append(response.get_json()["volunteer_id"])
     return ids

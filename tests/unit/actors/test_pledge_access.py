@@ -1,9 +1,12 @@
-"""Who may change a pledge (PATCH, DELETE, pause, resume): the professional of its organisation (a
-token whose actor_id is the pledge's) and territory managers. Anonymous callers get a 401, anyone
-else a 403 in French, an unknown pledge a 404 whoever signed in asks; moving a pledge to another
-organisation, or unlinking it, is for territory managers only. Every refused call changes
-nothing: the stored pledge and the outbox stay as they were, and the body of a refused PATCH is
-not even validated."""
+"""Who may register a pledge (POST) and change one (PATCH, DELETE, pause, resume).
+
+Registering: a professional whose token names its organisation, for that organisation only (the
+token's actor_id, taken from the token when the body names none), and territory managers (any
+organisation, or none). Changing: the professional of its organisation (a token whose actor_id is
+the pledge's) and territory managers; moving a pledge to another organisation, or unlinking it, is
+for territory managers only. Anonymous callers get a 401, anyone else a 403 in French, an unknown
+pledge a 404 whoever signed in asks. Every refused call changes nothing: the stored pledges and the
+outbox stay as they were, and the body of a refused POST or PATCH is not even validated."""
 from __future__ import annotations
 
 import copy
@@ -66,12 +69,12 @@ def headers_of(bearer):
 
 
 @pytest.fixture
-def pledge_of(client, uow, payload):
+def pledge_of(client, uow, payload, manager):
     """pledge_of(actor_id, paused=False): a new pledge of that organisation (None: of none),
-    registered as today (anonymously), and paused if asked."""
+    registered by a territory manager, and paused if asked."""
     def make(actor_id: str | None, paused: bool = False) -> str:
         body = copy.deepcopy(payload) | ({"actor_id": actor_id} if actor_id else {})
-        response = client.post("/api/v1/volunteers", json=body)
+        response = client.post("/api/v1/volunteers", json=body, headers=manager)
         assert response.status_code == 201, response.get_json()
         volunteer_id = response.get_json()["volunteer_id"]
         if paused:
@@ -265,14 +268,131 @@ def test_a_pledge_moved_between_the_check_and_the_change_is_not_changed(client, 
     assert uow.published == published
 
 
-# --- registration, and the documentation -----------------------------------------------------------
+# --- registration ----------------------------------------------------------------------------------
 
-def test_registering_a_pledge_still_needs_no_token(client, payload):
-    """Until the web app's sign-in flow exists (see vitawin_actors.api.pledges)."""
-    assert client.post("/api/v1/volunteers", json={**payload, "actor_id": ORG}).status_code == 201
+REGISTER_ROLE = ("Seul un professionnel, pour sa propre organisation, ou un gestionnaire de territoire peut "
+                 "enregistrer un engagement.")
+REGISTER_INCOMPLETE = ("Jeton d'accès incomplet : il ne nomme pas l'organisation du professionnel ; un "
+                       "professionnel n'enregistre un engagement que pour sa propre organisation.")
+REGISTER_NOT_OWN = ("Un professionnel n'enregistre un engagement que pour sa propre organisation : actor_id doit "
+                    "être celui de son jeton d'accès, ou être omis.")
+REGISTER_REFUSALS = {  # caller of CALLERS: (status, message) of a POST naming ORG
+    "anonymous": (401, "Connexion requise."),
+    "professional of another organisation": (403, REGISTER_NOT_OWN),
+    "professional without actor_id": (403, REGISTER_INCOMPLETE),
+    "pupil": (403, REGISTER_ROLE),
+    "school_referent": (403, REGISTER_ROLE),
+    "partner": (403, REGISTER_ROLE),
+}
 
 
-def test_the_openapi_document_gives_the_401_and_403_of_each_change(client):
+def register(client, headers: dict, body):
+    return client.post("/api/v1/volunteers", json=body, headers=headers)
+
+
+def stored(uow) -> tuple:
+    """What a refused registration must leave as it was: every stored pledge and the outbox."""
+    return copy.deepcopy(uow.volunteers.docs), list(uow.published)
+
+
+def assert_not_registered(response, uow, before, status: int, message: str) -> None:
+    assert response.status_code == status, response.get_json()
+    assert response.get_json()["message"] == message
+    assert stored(uow) == before, "a refused registration stored or published something"
+
+
+@pytest.mark.parametrize("caller", list(CALLERS))
+def test_who_may_register_a_pledge_of_an_organisation(client, uow, headers_of, payload, caller):
+    before = stored(uow)
+    response = register(client, headers_of(caller), {**payload, "actor_id": ORG})
+    if caller in ALLOWED:
+        assert response.status_code == 201, response.get_json()
+        volunteer_id = response.get_json()["volunteer_id"]
+        assert response.get_json()["actor_id"] == uow.volunteers.docs[volunteer_id]["actor_id"] == ORG
+        [(event, _)] = uow.published
+        assert (event.subject, event.data["actor_id"]) == (volunteer_id, ORG)
+    else:
+        assert_not_registered(response, uow, before, *REGISTER_REFUSALS[caller])
+        if caller == "anonymous":
+            assert response.headers["WWW-Authenticate"] == 'Bearer realm="vitawin"'
+
+
+def test_a_professional_naming_no_organisation_pledges_for_the_one_of_its_token(client, uow, headers_of, payload):
+    response = register(client, headers_of("owning professional"), payload)
+    assert response.status_code == 201, response.get_json()
+    volunteer_id = response.get_json()["volunteer_id"]
+    assert response.get_json()["actor_id"] == uow.volunteers.docs[volunteer_id]["actor_id"] == ORG
+    [(event, _)] = uow.published
+    assert event.data["actor_id"] == ORG
+
+
+@pytest.mark.parametrize("actor_id", [OTHER, None, "act-inconnu", 42], ids=["other", "null", "unknown", "number"])
+def test_a_professional_cannot_pledge_for_another_organisation_nor_for_none(client, uow, headers_of, payload,
+                                                                            actor_id):
+    before = stored(uow)
+    response = register(client, headers_of("owning professional"), {**payload, "actor_id": actor_id})
+    assert_not_registered(response, uow, before, 403, REGISTER_NOT_OWN)
+
+
+@pytest.mark.parametrize("actor_id, expected", [(OTHER, OTHER), (None, None)], ids=["any-organisation", "none"])
+def test_a_territory_manager_registers_a_pledge_of_any_organisation_or_of_none(client, uow, headers_of, payload,
+                                                                               actor_id, expected):
+    body = payload | ({"actor_id": actor_id} if actor_id else {})
+    response = register(client, headers_of("territory_manager"), body)
+    assert response.status_code == 201, response.get_json()
+    assert uow.volunteers.docs[response.get_json()["volunteer_id"]].get("actor_id") == expected
+
+
+@pytest.mark.parametrize("role", ["pupil", "school_referent", "partner"])
+def test_a_token_naming_the_organisation_with_another_role_cannot_register(client, uow, bearer, payload, role):
+    before = stored(uow)
+    headers = bearer(role, actor_id=ORG, school_uai=SCHOOL_UAI)
+    for body in ({**payload, "actor_id": ORG}, payload):
+        assert_not_registered(register(client, headers, body), uow, before, 403, REGISTER_ROLE)
+
+
+def test_the_body_of_a_refused_registration_is_not_validated(client, uow, headers_of, payload):
+    before = stored(uow)
+    bad = {**payload, "contact_email": "nope", "town": "75056", "actor_id": ORG}
+    for caller, refusal in REGISTER_REFUSALS.items():
+        assert_not_registered(register(client, headers_of(caller), bad), uow, before, *refusal)
+        if caller == "professional of another organisation":
+            continue  # a body naming no organisation is its to send: then the body decides (422)
+        for body in ({}, ["pas", "un", "objet"]):
+            assert_not_registered(register(client, headers_of(caller), body), uow, before, *refusal)
+        response = client.post("/api/v1/volunteers", data="pas du JSON", content_type="application/json",
+                               headers=headers_of(caller))
+        assert_not_registered(response, uow, before, *refusal)
+
+
+def test_a_token_that_does_not_verify_cannot_register(client, uow, payload):
+    before = stored(uow)
+    forged = TokenIssuer(identity.generate_keys()[0]).issue("acc-x", "territory_manager")  # another key
+    response = register(client, {"Authorization": f"Bearer {forged}"}, payload)
+    assert_not_registered(response, uow, before, 401, "Jeton d'accès invalide.")
+
+
+def test_the_organisation_taken_from_the_token_is_checked_in_the_directory(client, uow, bearer, payload):
+    before = stored(uow)
+    response = register(client, bearer("professional", actor_id="act-" + "99" * 16), payload)
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["errors"]["json"]["actor_id"] == [
+        "Organisation du jeton d'accès : Acteur inconnu de l'annuaire : inscrivez d'abord l'organisation "
+        "(/api/v1/actors)."]
+    assert stored(uow) == before
+
+
+def test_an_allowed_caller_still_gets_the_422_of_a_bad_body(client, uow, headers_of, payload):
+    before = stored(uow)
+    response = register(client, headers_of("owning professional"), {**payload, "contact_email": "nope"})
+    assert response.status_code == 422, response.get_json()
+    assert set(response.get_json()["errors"]["json"]) == {"contact_email"}
+    assert stored(uow) == before
+
+
+# --- the documentation -----------------------------------------------------------------------------
+
+def test_the_openapi_document_gives_the_401_and_403_of_each_change_and_of_registration(client):
     paths = client.get("/openapi.json").get_json()["paths"]
     one = "/api/v1/volunteers/{volunteer_id}"
     changes = [paths[one]["patch"], paths[one]["delete"], paths[f"{one}/pause"]["post"], paths[f"{one}/resume"]["post"]]
@@ -281,6 +401,10 @@ def test_the_openapi_document_gives_the_401_and_403_of_each_change(client):
         assert "gestionnaire de territoire" in operation["description"]
     assert "actor_id" in changes[0]["responses"]["403"]["description"]
     assert "requestBody" in changes[0]  # the body is still documented (VolunteerPatch)
-    for reading in (paths["/api/v1/volunteers"]["get"], paths["/api/v1/volunteers"]["post"],
-                    paths[one]["get"]):
+    registration = paths["/api/v1/volunteers"]["post"]
+    assert {"201", "401", "403", "422"} <= set(registration["responses"])
+    assert "gestionnaire de territoire" in registration["responses"]["403"]["description"]
+    assert "propre organisation" in registration["description"]
+    assert "requestBody" in registration  # the body is still documented (Volunteer)
+    for reading in (paths["/api/v1/volunteers"]["get"], paths[one]["get"]):
         assert not {"401", "403"} & set(reading["responses"])

@@ -35,18 +35,13 @@ def owner(bearer):
 
 
 @pytest.fixture
-def manager(bearer):
-    return bearer("territory_manager")
-
-
-@pytest.fixture
-def volunteer_id(client, uow, payload):
-    """A pledge of ORG, active, version 1."""
+def volunteer_id(client, uow, payload, owner):
+    """A pledge of ORG (registered by its professional), active, version 1."""
     uow.actors.docs[ORG] = {"actor_id": ORG, "kind": "company", "name": "Boulangerie des Vignerons", "town": "94080"}
     body = {**copy.deepcopy(payload), "actor_id": ORG, "action_types": ["testimony", "internship"],
             "actions": {"internship": {"rome_codes": ["D1102"], "levels": ["3e"], "periods": ["2027-W24"],
                                        "capacity_per_period": 2}}}
-    response = client.post("/api/v1/volunteers", json=body)
+    response = client.post("/api/v1/volunteers", json=body, headers=owner)
     assert response.status_code == 201
     return response.get_json()["volunteer_id"]
 
@@ -244,8 +239,8 @@ def test_a_change_that_lost_a_race_gives_409_and_publishes_nothing(client, uow, 
     assert len(events_of(uow, volunteer_id)) == 1 and not uow.committed
 
 
-def test_list_filters_by_status(client, payload, volunteer_id, owner):
-    other = client.post("/api/v1/volunteers", json=payload).get_json()["volunteer_id"]
+def test_list_filters_by_status(client, payload, volunteer_id, owner, manager):
+    other = client.post("/api/v1/volunteers", json=payload, headers=manager).get_json()["volunteer_id"]
     client.post(url(volunteer_id, "/pause"), headers=owner)
 
     def ids(query):
@@ -262,8 +257,8 @@ def test_list_filters_by_status(client, payload, volunteer_id, owner):
 # --- the events of one volunteer -----------------------------------------------------------------
 
 def test_the_events_of_one_volunteer_go_out_in_order_on_one_key_with_growing_versions(
-        client, uow, payload, volunteer_id, contract_set, owner):
-    client.post("/api/v1/volunteers", json=payload)  # another volunteer in between
+        client, uow, payload, volunteer_id, contract_set, owner, manager):
+    client.post("/api/v1/volunteers", json=payload, headers=manager)  # another volunteer in between
     client.patch(url(volunteer_id), headers=owner, json={"actions": {"internship": {"capacity_per_period": 3}}})
     client.post(url(volunteer_id, "/pause"), headers=owner)
     client.patch(url(volunteer_id), headers=owner, json={"town": "94033", "location": {"lat": 48.8515, "lon": 2.4760}})

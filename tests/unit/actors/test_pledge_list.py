@@ -174,10 +174,10 @@ def test_filters_add_up(client, pledges):
                                     "&bbox=2.46,48.84,2.56,48.86") == "B"
 
 
-def test_a_pledge_registered_through_the_api_is_found_by_its_rome_code_and_audience(client, payload):
+def test_a_pledge_registered_through_the_api_is_found_by_its_rome_code_and_audience(client, payload, manager):
     body = {**payload, "actions": {"internship": {"rome_codes": ["d1104"], "audience": "college",
                                                   "levels": ["3e"]}}}
-    created = client.post(URL, json=body)
+    created = client.post(URL, json=body, headers=manager)
     assert created.status_code == 201, created.get_json()
     vid = created.get_json()["volunteer_id"]
     assert [item["volunteer_id"] for item in listed(client, "rome=D1104&audience=college")["items"]] == [vid]

@@ -25,9 +25,9 @@ DEFAULTS = {
 
 
 @pytest.fixture
-def client(uow, territory):
+def client(uow, territory, verified):
     """The app with a fixed "today" (job fair dates must be after it)."""
-    return create_app(uow_factory=lambda: uow, territory=territory, today=lambda: TODAY).test_client()
+    return verified(create_app(uow_factory=lambda: uow, territory=territory, today=lambda: TODAY)).test_client()
 
 
 @pytest.fixture
@@ -36,14 +36,16 @@ def pledge(payload):
     return {**copy.deepcopy(payload), "action_types": list(DEFAULTS)}
 
 
-def post(client, body):
-    return client.post("/api/v1/volunteers", json=body)
+@pytest.fixture
+def post(client, manager):
+    """post(body): registers the pledge as a territory manager (who may name any organisation)."""
+    return lambda body: client.post("/api/v1/volunteers", json=body, headers=manager)
 
 
 # --- settings accepted ---------------------------------------------------------------------------
 
-def test_every_action_without_settings_gets_the_defaults(client, uow, pledge, contract_set):
-    response = post(client, pledge)
+def test_every_action_without_settings_gets_the_defaults(post, uow, pledge, contract_set):
+    response = post(pledge)
     assert response.status_code == 201
     body = response.get_json()
     assert body["actions"] == DEFAULTS
@@ -83,11 +85,11 @@ ACCEPTED = [
 
 @pytest.mark.parametrize("action_type, settings, expected", [case for case in ACCEPTED],
                          ids=[f"{case[0]}-{i}" for i, case in enumerate(ACCEPTED)])
-def test_each_action_settings_are_accepted_stored_and_published(client, uow, payload, contract_set,
+def test_each_action_settings_are_accepted_stored_and_published(post, uow, payload, contract_set,
                                                                 action_type, settings, expected):
     body = {**payload, "action_types": ["testimony", action_type] if action_type != "testimony" else ["testimony"],
             "actions": {action_type: settings}}
-    response = post(client, body)
+    response = post(body)
     assert response.status_code == 201, response.get_json()
     returned = response.get_json()["actions"]
     assert returned[action_type] == {**DEFAULTS[action_type], **expected}
@@ -98,9 +100,9 @@ def test_each_action_settings_are_accepted_stored_and_published(client, uow, pay
     assert uow.volunteers.docs[response.get_json()["volunteer_id"]]["actions"] == returned
 
 
-def test_rome_codes_are_read_in_capitals_and_returned_with_their_french_labels(client, payload):
+def test_rome_codes_are_read_in_capitals_and_returned_with_their_french_labels(post, payload):
     payload["actions"] = {"testimony": {"rome_codes": [" d1102", "G1602", "F1703"]}}
-    response = post(client, payload)
+    response = post(payload)
     assert response.status_code == 201
     testimony = response.get_json()["actions"]["testimony"]
     assert testimony["rome_codes"] == ["D1102", "G1602", "F1703"]
@@ -109,9 +111,9 @@ def test_rome_codes_are_read_in_capitals_and_returned_with_their_french_labels(c
                                       {"code": "F1703", "label": "Maçon / Maçonne"}]
 
 
-def test_get_returns_the_settings_and_the_status(client, payload):
+def test_get_returns_the_settings_and_the_status(client, post, payload):
     payload["actions"] = {"internship": {"levels": ["3e"], "periods": ["2027-W24"]}}
-    created = post(client, payload).get_json()
+    created = post(payload).get_json()
     fetched = client.get(f"/api/v1/volunteers/{created['volunteer_id']}").get_json()
     assert fetched == created
     assert fetched["actions"]["internship"]["periods"] == ["2027-W24"]
@@ -165,9 +167,9 @@ REFUSED = [
 @pytest.mark.parametrize("action_type, settings, path, french", REFUSED,
                          ids=[f"{case[0]}-{'.'.join(case[2])}-{i}" for i, case in enumerate(REFUSED)])
 def test_each_bad_setting_gives_422_naming_its_path_in_french_and_stores_nothing(
-        client, uow, payload, action_type, settings, path, french):
+        post, uow, payload, action_type, settings, path, french):
     body = {**payload, "action_types": sorted({"testimony", action_type}), "actions": {action_type: settings}}
-    response = post(client, body)
+    response = post(body)
     assert response.status_code == 422
     answer = response.get_json()
     assert answer["message"] == "Les données envoyées sont invalides."
@@ -186,25 +188,25 @@ def test_each_bad_setting_gives_422_naming_its_path_in_french_and_stores_nothing
     ({"testimony": None}, "testimony", "Ce champ ne peut pas être vide."),
     ({"testimony": ["D1102"]}, "testimony", "Type de donnée invalide."),
 ])
-def test_actions_keys_must_be_among_action_types(client, uow, payload, actions, key, french):
+def test_actions_keys_must_be_among_action_types(post, uow, payload, actions, key, french):
     payload.update(action_types=["testimony"], actions=actions)
-    response = post(client, payload)
+    response = post(payload)
     assert response.status_code == 422
     assert french in json.dumps(response.get_json()["errors"]["json"]["actions"][key], ensure_ascii=False)
     assert uow.published == []
 
 
-def test_actions_must_be_an_object(client, payload):
+def test_actions_must_be_an_object(post, payload):
     payload["actions"] = ["testimony"]
-    response = post(client, payload)
+    response = post(payload)
     assert response.status_code == 422
     assert response.get_json()["errors"]["json"]["actions"]
 
 
-def test_every_bad_setting_is_reported_at_once(client, payload):
+def test_every_bad_setting_is_reported_at_once(post, payload):
     payload.update(action_types=["internship", "mentoring"], actions={
         "internship": {"periods": ["2027-W60"], "rome_codes": ["Z0000"]}, "mentoring": {"mentees": 0}})
-    errors = post(client, payload).get_json()["errors"]["json"]["actions"]
+    errors = post(payload).get_json()["errors"]["json"]["actions"]
     assert set(errors["internship"]) == {"periods", "rome_codes"} and set(errors["mentoring"]) == {"mentees"}
 
 
@@ -214,9 +216,9 @@ def _actor(uow, actor_id, kind):
     uow.actors.docs[actor_id] = {"actor_id": actor_id, "kind": kind, "name": "X", "town": "94080"}
 
 
-def test_a_registered_organisation_is_linked_and_published(client, uow, payload, contract_set):
+def test_a_registered_organisation_is_linked_and_published(post, uow, payload, contract_set):
     _actor(uow, "act-1", "craftsman")
-    response = post(client, {**payload, "actor_id": "act-1"})
+    response = post({**payload, "actor_id": "act-1"})
     assert response.status_code == 201
     assert response.get_json()["actor_id"] == "act-1"
     [(event, _)] = uow.published
@@ -228,10 +230,10 @@ def test_a_registered_organisation_is_linked_and_published(client, uow, payload,
     (None, "Acteur inconnu de l'annuaire"),
     ("school", "L'acteur indiqué n'est pas une organisation"),
 ])
-def test_actor_id_must_name_an_organisation_of_the_directory(client, uow, payload, actor, french):
+def test_actor_id_must_name_an_organisation_of_the_directory(post, uow, payload, actor, french):
     if actor:
         _actor(uow, "act-2", actor)
-    response = post(client, {**payload, "actor_id": "act-2"})
+    response = post({**payload, "actor_id": "act-2"})
     assert response.status_code == 422
     assert french in response.get_json()["errors"]["json"]["actor_id"][0]
     assert uow.volunteers.docs == {} and uow.published == []

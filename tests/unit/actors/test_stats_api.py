@@ -165,8 +165,10 @@ def test_an_actor_registered_through_the_api_is_counted_in_this_month(client, be
                     "siret": "73282932000074", "naf_code": "10.71C",
                     "address": {"street": "1 rue de la Gare", "postcode": "94300"}, "town": "94080",
                     "location": {"lat": 48.8478, "lon": 2.4385}}
-    assert client.post("/api/v1/actors", json=organisation).status_code == 201
-    assert client.post("/api/v1/volunteers", json=payload).status_code == 201
+    registered = client.post("/api/v1/actors", json=organisation)
+    assert registered.status_code == 201
+    professional = bearer("professional", actor_id=registered.get_json()["actor_id"])  # pledges for it
+    assert client.post("/api/v1/volunteers", json=payload, headers=professional).status_code == 201
     body = get(client, bearer).json
     month = datetime.now(timezone.utc).astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris")).strftime("%Y-%m")
     assert body["actors"]["rows"] == [{"kind": "company", "town": "94080", "month": month, "count": 1}]

@@ -76,7 +76,7 @@ class FakeGateway:
         self.requests.initiatives = self.requests.attach(Repository("initiative_id"))
         morning = datetime.combine(today, time(9, 30), tzinfo=timezone.utc)
         actors_app = create_actors_app(uow_factory=lambda: self.actors, territory=territory)
-        identity.init_app(actors_app, identity.TokenVerifier(keys[1]))  # it checks the manager's token
+        identity.init_app(actors_app, identity.TokenVerifier(keys[1]))  # it checks the set-up token
         self.clients = {
             "actors": actors_app.test_client(),
             "requests": create_requests_app(uow_factory=lambda: self.requests, territory=territory,

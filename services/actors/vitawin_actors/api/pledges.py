@@ -4,15 +4,22 @@ read, edit, pause, resume, withdraw).
 Who may do what (the rules are `vitawin_actors.access`; tokens are checked with
 `vitawin_common.identity`):
 - listing and reading pledges is public;
-- registering a pledge (POST) is still open to anyone, anonymous callers included: it will require
-  a signed-in professional (and take the organisation from the token) once the web app's sign-in
-  flow exists; today the demo loader and the tests register pledges anonymously;
+- registering a pledge (POST) is for a professional whose token names its organisation, for that
+  organisation only (the pledge's `actor_id` is the token's: taken from the token when the body
+  gives none, 403 when the body gives another), and for territory managers (any `actor_id`, or
+  none: imports, moderation); anonymous callers get a 401, everyone else a 403 in French;
 - editing (PATCH), pausing, resuming and withdrawing (DELETE) a pledge are for the professional of
   its organisation (token `actor_id` = the pledge's `actor_id`) and for territory managers; moving a
   pledge to another organisation or unlinking it (`actor_id` in a PATCH) for territory managers
   only.
 
-Those four operations check, in this order, as the requests service does: the caller (401 when
+Registering checks the caller (401 when anonymous, with WWW-Authenticate; then 403, reading the
+body's `actor_id` as sent) before the body is validated (422): a refused registration stores and
+publishes nothing, and its body is not even validated. When the organisation comes from the token,
+it is checked as a sent `actor_id` is (422 on `actor_id` if the directory does not hold it as an
+organisation, or erased it).
+
+The four changes check, in this order, as the requests service does: the caller (401 when
 anonymous, with WWW-Authenticate), the pledge (404 when it does not exist: pledges are public, so
 this tells nobody anything), the caller's right to change it (403 in French; for a PATCH, also the
 right to change `actor_id`, read from the body as sent), the pledge's state (409 once withdrawn),
@@ -21,6 +28,7 @@ not even validated. The change is then made only if the pledge is still at the v
 was authorised on (409 otherwise: it changed in between)."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Mapping
 from typing import Callable
@@ -196,6 +204,37 @@ class VolunteerPageSchema(Schema):
 blp = Blueprint("volunteers", __name__, url_prefix="/api/v1/volunteers",
                 description="Engagements des professionnels volontaires")
 
+UNAUTHORISED = "Connexion requise"
+REGISTRATION_REFUSED = ("L'appelant n'est ni un professionnel dont le jeton d'accès nomme l'organisation (et "
+                        "actor_id, s'il est donné, est celui du jeton), ni un gestionnaire de territoire")
+
+
+def _registration_guarded(view):
+    """The POST view behind its caller checks (401 anonymous, 403 as access.registration_refused
+    says, reading the body's actor_id as sent): runs before the body is parsed and validated, so it
+    must be the outermost decorator (functools.wraps keeps flask-smorest's documentation)."""
+    @functools.wraps(view)
+    def checked(*args, **kwargs):
+        refused = access.registration_refused(identity.require_caller(), request.get_json(silent=True))
+        if refused is not None:
+            abort(403, message=refused)
+        return view(*args, **kwargs)
+    return checked
+
+
+def _organisation_of_token(command: RegisterVolunteer) -> RegisterVolunteer:
+    """`command` with the organisation of the caller's token when the body named none and the caller
+    is a professional (checked as a sent actor_id is: 422 on actor_id otherwise)."""
+    caller = identity.require_caller()  # already checked: the caller of this request
+    if command.actor_id is not None or caller.role != access.PROFESSIONAL:
+        return command
+    try:
+        _registered_organisation(caller.actor_id)
+    except ValidationError as exc:
+        abort(422, errors={"json": {"actor_id": [f"Organisation du jeton d'accès : {message}"
+                                                 for message in exc.messages]}})
+    return dataclasses.replace(command, actor_id=caller.actor_id)
+
 
 @blp.route("")
 class Volunteers(MethodView):
@@ -213,15 +252,26 @@ class Volunteers(MethodView):
                                                               page_size=query["page_size"])
         return {"items": items, "page": query["page"], "page_size": query["page_size"], "total": total}
 
+    @_registration_guarded
     @blp.arguments(VolunteerSchema)
     @blp.response(201, VolunteerSchema)
+    @blp.alt_response(401, description=UNAUTHORISED)
+    @blp.alt_response(403, description=REGISTRATION_REFUSED)
     def post(self, command: RegisterVolunteer):
         """Enregistrer l'engagement d'un professionnel
+
+        Par un professionnel connecté, pour sa propre organisation : celle que nomme son jeton
+        d'accès (actor_id). Si le corps ne donne pas `actor_id`, l'engagement est lié à cette
+        organisation ; s'il en donne une autre, l'appel est refusé (403). Un gestionnaire de
+        territoire enregistre un engagement pour n'importe quelle organisation, ou pour aucune
+        (imports, modération). L'appelant est vérifié avant le corps : un appel refusé n'enregistre
+        rien.
 
         Un engagement par professionnel, avec plusieurs actions : `action_types` les liste, `actions`
         donne les réglages de chacune (métiers ROME, public, modalité, distance, plafond de mises
         en relation par semaine, puis ceux propres au type d'action). Une action sans réglages
         prend les valeurs par défaut. L'engagement commence actif, en version 1."""
+        command = _organisation_of_token(command)
         pledge = handlers.register_volunteer(command, _deps().uow_factory())
         return pledge.to_document(), {"Location": url_for(".VolunteerById", volunteer_id=pledge.volunteer_id)}
 
@@ -268,7 +318,6 @@ def _lifecycle(change: Callable, volunteer_id: str, pledge: dict):
         abort(409, message="L'engagement a été modifié entre-temps : relisez-le puis recommencez.")
 
 
-UNAUTHORISED = "Connexion requise"
 REFUSED = ("L'appelant n'est ni le professionnel de l'organisation de l'engagement, ni un gestionnaire de "
            "territoire")
 
