@@ -97,9 +97,11 @@ def test_erasing_an_actor_purges_its_personal_data_and_publishes_a_tombstone(sta
     assert pledge.status_code == 201, pledge.text
     volunteer_id = pledge.json()["volunteer_id"]
 
-    assert requests.delete(f"{stack.gateway_url}/api/v1/actors/{actor_id}").status_code == 204
+    assert requests.delete(f"{stack.gateway_url}/api/v1/actors/{actor_id}").status_code == 401  # anonymous
+    manager = bearer(stack.env, "territory_manager")
+    assert requests.delete(f"{stack.gateway_url}/api/v1/actors/{actor_id}", headers=manager).status_code == 204
     assert requests.get(f"{stack.gateway_url}/api/v1/actors/{actor_id}").status_code == 410
-    assert requests.delete(f"{stack.gateway_url}/api/v1/actors/{actor_id}").status_code == 410
+    assert requests.delete(f"{stack.gateway_url}/api/v1/actors/{actor_id}", headers=manager).status_code == 410
 
     from pymongo import MongoClient
     actors = MongoClient(stack.env["MONGODB_URI"]).vitawin_actors

@@ -110,3 +110,13 @@ def sees_contacts(actor: Mapping[str, Any], caller) -> bool:
     if caller is None:
         return False
     return caller.role == TERRITORY_MANAGER or (caller.actor_id is not None and caller.actor_id == actor.get("actor_id"))
+
+
+ERASURE_REFUSED = ("Seuls l'acteur lui-même (un compte qui agit en son nom) et les gestionnaires de territoire "
+                   "peuvent effacer un acteur.")
+
+
+def may_erase(actor_id: str, caller) -> bool:
+    """Whether the signed-in `caller` may erase the actor `actor_id` (the right to erasure): the
+    accounts acting for that actor (for a pupil, its guardian's) and territory managers."""
+    return caller.role == TERRITORY_MANAGER or (caller.actor_id is not None and caller.actor_id == actor_id)

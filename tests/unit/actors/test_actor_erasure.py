@@ -60,9 +60,22 @@ def pledges(client, payload, actor_id, bearer):
     return ids
 
 
-def erase(client, uow, actor_id):
+OWN_TOKEN: list = []  # bearer of the test (autouse fixture): OWN(actor_id) is that actor's own header
+
+
+def OWN(actor_id: str) -> dict:
+    return OWN_TOKEN[0]("professional", actor_id=actor_id)
+
+
+@pytest.fixture(autouse=True)
+def _own_token(bearer):
+    OWN_TOKEN[:] = [bearer]
+
+
+def erase(client, uow, actor_id, headers=None):
+    """DELETE the actor as itself (a token acting for it: its right to erasure) unless `headers`."""
     before = len(uow.published)
-    response = client.delete(f"{URL}/{actor_id}")
+    response = client.delete(f"{URL}/{actor_id}", headers=headers if headers is not None else OWN(actor_id))
     return response, uow.published[before:]
 
 
@@ -149,7 +162,7 @@ def test_erasure_is_one_unit_of_work_a_failure_changes_nothing(client, uow, acto
         real_replace(doc, expected_version)
 
     uow.volunteers.replace = replace_then_fail
-    response = client.delete(f"{URL}/{actor_id}")
+    response = client.delete(f"{URL}/{actor_id}", headers=OWN(actor_id))
     assert response.status_code == 409
     assert (uow.actors.docs, uow.volunteers.docs, uow.published) == (actors, volunteers, published)
 
@@ -208,3 +221,20 @@ def test_erasure_logs_ids_only(client, uow, actor_id, pledges, caplog):
     logged = "\n".join(json.dumps(record.__dict__, default=str, ensure_ascii=False) for record in caplog.records)
     assert actor_id in logged and pledges["active"] in logged
     assert not any(value in logged for value in PERSONAL)
+
+
+
+@pytest.mark.parametrize("who, status", [("anonymous", 401), ("another actor", 403), ("partner", 403),
+                                         ("school referent", 403)])
+def test_only_the_actor_itself_or_a_territory_manager_erases_it(client, uow, bearer, actor_id, who, status):
+    headers = {"anonymous": {}, "another actor": bearer("professional", actor_id="act-another"),
+               "partner": bearer("partner"), "school referent": bearer("school_referent", actor_id="act-school")}[who]
+    before = (dict(uow.actors.docs), dict(uow.volunteers.docs), list(uow.published))
+    response, published = erase(client, uow, actor_id, headers)
+    assert response.status_code == status
+    assert (dict(uow.actors.docs), dict(uow.volunteers.docs), list(uow.published)) == before and published == []
+
+
+def test_a_territory_manager_erases_an_actor(client, uow, bearer, actor_id):
+    response, _ = erase(client, uow, actor_id, bearer("territory_manager"))
+    assert response.status_code == 204 and uow.actors.docs[actor_id]["status"] == "erased"

@@ -285,7 +285,7 @@ def test_the_contract_knows_every_kind_of_the_domain_and_names_the_erasure_event
 def test_erasure_is_still_signalled_by_actor_erased_on_actors_only(client, uow, contract_set):
     actor_id = register(client, copy.deepcopy(PUPIL))["actor_id"]
     before = len(uow.published)
-    assert client.delete(f"{URL}/{actor_id}").status_code == 204
+    assert client.delete(f"{URL}/{actor_id}", headers=MANAGER_HEADERS).status_code == 204
     [(event, channel)] = uow.published[before:]
     assert (event.type, channel, event.subject) == (ACTOR_ERASED, "actors", actor_id)
     contract_set.validate(ACTOR_ERASED, event.data)

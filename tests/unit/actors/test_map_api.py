@@ -55,12 +55,12 @@ def small_map(uow, territory):
     return app.test_client()
 
 
-def test_registered_and_erased_actors_show_on_the_very_next_answer(client):
+def test_registered_and_erased_actors_show_on_the_very_next_answer(client, manager):
     first = register(client, organisation("Boulangerie"))
     assert [f["id"] for f in geojson(client, TERRITORY)["features"]] == [first]  # loads the index
     second = register(client, organisation("Imprimerie", town="94033", location=FONTENAY))
     assert {f["id"] for f in geojson(client, TERRITORY)["features"]} == {first, second}
-    assert client.delete(f"{URL}/{first}").status_code == 204
+    assert client.delete(f"{URL}/{first}", headers=manager).status_code == 204
     assert [f["id"] for f in geojson(client, TERRITORY)["features"]] == [second]
 
 

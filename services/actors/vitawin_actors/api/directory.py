@@ -407,6 +407,8 @@ class ActorById(MethodView):
 
     @actors_blp.response(204)
     @actors_blp.alt_response(404, description="Acteur introuvable")
+    @actors_blp.alt_response(401, description="Connexion requise")
+    @actors_blp.alt_response(403, description="Ni l'acteur lui-même, ni un gestionnaire de territoire")
     @actors_blp.alt_response(410, description="Acteur déjà effacé")
     @actors_blp.alt_response(409, description="Un engagement lié modifié entre-temps")
     def delete(self, actor_id: str):
@@ -416,7 +418,11 @@ class ActorById(MethodView):
         (identifiant, type, date d'effacement, statut erased). Chaque engagement lié à cet acteur
         est retiré et perd lui aussi ses données personnelles (nom de l'organisation, adresse
         e-mail). L'acteur disparaît de l'annuaire et de la carte ; sa fiche répond 410, comme un
-        second effacement."""
+        second effacement. Réservé à l'acteur lui-même (un compte qui agit en son nom ; pour un
+        élève, celui de son responsable légal) et aux gestionnaires de territoire : 401 sans
+        connexion, 403 pour les autres, et rien n'est effacé."""
+        if not access.may_erase(actor_id, identity.require_caller()):
+            abort(403, message=access.ERASURE_REFUSED)
         try:
             handlers.erase_actor(actor_id, _deps().uow_factory())
         except handlers.ActorNotFound:
