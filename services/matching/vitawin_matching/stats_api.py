@@ -10,23 +10,21 @@ is adapters.MongoProposalStats) is app.extensions["vitawin_matching"]["stats"], 
 in the gunicorn worker when the app was not given one."""
 from __future__ import annotations
 
-import re
 from typing import Iterable, Protocol
 
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields
 
 from vitawin_common import identity
-from vitawin_common.periods import InvalidPeriod, MonthPeriod
+from vitawin_common.period_schemas import MonthTownQuerySchema, PeriodSchema, town_field
+from vitawin_common.periods import MonthPeriod
 
 from vitawin_matching import bootstrap
 from vitawin_matching.stats import PROPOSAL_FIELDS, proposal_counts
 from vitawin_matching.workflow import STATUSES
 
-INSEE = validate.Regexp(re.compile(r"^(?:[0-9]{2}|2[AB])[0-9]{3}$"),
-                        error="Code INSEE de commune invalide : 5 caractères attendus (ex. 94080).")
 ACTION_TYPES = ("testimony (témoignage métier), intervention (intervention en classe), internship (stage), "
                 "apprenticeship (alternance), mentoring (mentorat), job_fair (forum des métiers)")
 STATUS_CHOICES = ", ".join(f"{code} ({label})" for code, label in STATUSES.items())
@@ -37,30 +35,8 @@ class ProposalStatsSource(Protocol):
     def request_towns(self, town: str | None = None) -> dict[str, str | None]: ...
 
 
-class StatsQuerySchema(Schema):
-    first = fields.String(data_key="from", metadata={
-        "description": "Premier mois compté, AAAA-MM, inclus (heure de Paris) ; sans lui, depuis le début",
-        "example": "2026-01"})
-    last = fields.String(data_key="to", metadata={
-        "description": "Dernier mois compté, AAAA-MM, inclus ; sans lui, jusqu'à aujourd'hui", "example": "2026-06"})
-    town = fields.String(validate=INSEE, metadata={
-        "description": "Code INSEE d'une commune : seulement les propositions faites pour ses demandes",
-        "example": "94080"})
-
-    @validates_schema
-    def period(self, data, **kwargs) -> None:
-        try:
-            data["period"] = MonthPeriod.parse(data.get("first"), data.get("last"))
-        except InvalidPeriod as exc:
-            raise ValidationError(str(exc), exc.field) from exc
-
-
-class PeriodSchema(Schema):
-    first = fields.String(data_key="from", allow_none=True, metadata={"description": "Premier mois demandé (AAAA-MM)"})
-    last = fields.String(data_key="to", allow_none=True, metadata={"description": "Dernier mois demandé (AAAA-MM)"})
-    months = fields.List(fields.String(), metadata={
-        "description": "Chaque mois de la période, dans l'ordre : du premier au dernier demandé, ou, quand l'un "
-                       "manque, jusqu'au premier ou au dernier mois qui a des données", "example": ["2026-01", "2026-02"]})
+class StatsQuerySchema(MonthTownQuerySchema):
+    town = town_field("Code INSEE d'une commune : seulement les propositions faites pour ses demandes")
 
 
 class ProposalRowSchema(Schema):

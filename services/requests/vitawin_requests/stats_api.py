@@ -8,14 +8,12 @@ code). The counting is `vitawin_requests.stats`, over the documents of the perio
 repositories give (one pass over each collection, fields projected by MongoDB)."""
 from __future__ import annotations
 
-import re
-
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields
 
 from vitawin_common import identity
-from vitawin_common.periods import InvalidPeriod, MonthPeriod
+from vitawin_common.period_schemas import MonthTownQuerySchema, PeriodSchema
 
 from vitawin_requests.domain import STATUSES
 from vitawin_requests.fieldtypes import choices, deps
@@ -24,34 +22,7 @@ from vitawin_requests.initiatives.rules import STATUSES as INITIATIVE_STATUSES
 from vitawin_requests.kinds import ACTION_TYPES, REQUESTER_KINDS
 from vitawin_requests.stats import INITIATIVE_FIELDS, REQUEST_FIELDS, initiative_counts, request_counts
 
-INSEE = validate.Regexp(re.compile(r"^(?:[0-9]{2}|2[AB])[0-9]{3}$"),
-                        error="Code INSEE de commune invalide : 5 caractères attendus (ex. 94080).")
 MONTH_DOC = {"description": "Mois de la création (AAAA-MM, heure de Paris)", "example": "2026-09"}
-
-
-class StatsQuerySchema(Schema):
-    first = fields.String(data_key="from", metadata={
-        "description": "Premier mois compté, AAAA-MM, inclus (heure de Paris) ; sans lui, depuis le début",
-        "example": "2026-01"})
-    last = fields.String(data_key="to", metadata={
-        "description": "Dernier mois compté, AAAA-MM, inclus ; sans lui, jusqu'à aujourd'hui", "example": "2026-06"})
-    town = fields.String(validate=INSEE, metadata={
-        "description": "Code INSEE d'une commune : seulement ce qui s'y trouve", "example": "94080"})
-
-    @validates_schema
-    def period(self, data, **kwargs) -> None:
-        try:
-            data["period"] = MonthPeriod.parse(data.get("first"), data.get("last"))
-        except InvalidPeriod as exc:
-            raise ValidationError(str(exc), exc.field) from exc
-
-
-class PeriodSchema(Schema):
-    first = fields.String(data_key="from", allow_none=True, metadata={"description": "Premier mois demandé (AAAA-MM)"})
-    last = fields.String(data_key="to", allow_none=True, metadata={"description": "Dernier mois demandé (AAAA-MM)"})
-    months = fields.List(fields.String(), metadata={
-        "description": "Chaque mois de la période, dans l'ordre : du premier au dernier demandé, ou, quand l'un "
-                       "manque, jusqu'au premier ou au dernier mois qui a des données", "example": ["2026-01", "2026-02"]})
 
 
 class RequestRowSchema(Schema):
@@ -103,7 +74,7 @@ stats_blp = Blueprint("requests_stats", __name__, url_prefix="/api/v1/requests",
 @stats_blp.route("/stats")
 class RequestStats(MethodView):
     @identity.roles_required("territory_manager")
-    @stats_blp.arguments(StatsQuerySchema, location="query")
+    @stats_blp.arguments(MonthTownQuerySchema, location="query")
     @stats_blp.response(200, RequestStatsSchema)
     @stats_blp.alt_response(401, description="Connexion requise")
     @stats_blp.alt_response(403, description="Réservé aux gestionnaires de territoire")

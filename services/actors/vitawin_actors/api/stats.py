@@ -10,43 +10,18 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields, validates_schema
+from marshmallow import Schema, fields
 
 from vitawin_common import identity
-from vitawin_common.periods import InvalidPeriod, MonthPeriod
+from vitawin_common.period_schemas import MonthTownQuerySchema, PeriodSchema
 
-from vitawin_actors.api.fields import ACTION_CHOICES, INSEE, _choices, _deps
+from vitawin_actors.api.fields import ACTION_CHOICES, _choices, _deps
 from vitawin_actors.domain import ACTOR_KINDS, STATUSES
 from vitawin_actors.domain.sectors import NAF_SECTIONS, UNKNOWN_SECTION, UNKNOWN_SECTION_LABEL
 from vitawin_actors.domain.stats import ACTOR_FIELDS, PLEDGE_FIELDS, actor_counts, pledge_counts
 
 MONTH_EXAMPLE = "2026-09"
 SECTIONS = ", ".join(f"{letter} ({label})" for letter, (label, _, _) in NAF_SECTIONS.items())
-
-
-class StatsQuerySchema(Schema):
-    first = fields.String(data_key="from", metadata={
-        "description": "Premier mois compté, AAAA-MM, inclus (heure de Paris) ; sans lui, depuis le début",
-        "example": "2026-01"})
-    last = fields.String(data_key="to", metadata={
-        "description": "Dernier mois compté, AAAA-MM, inclus ; sans lui, jusqu'à aujourd'hui", "example": "2026-06"})
-    town = fields.String(validate=INSEE, metadata={
-        "description": "Code INSEE d'une commune : seulement ce qui s'y trouve", "example": "94080"})
-
-    @validates_schema
-    def period(self, data, **kwargs) -> None:
-        try:
-            data["period"] = MonthPeriod.parse(data.get("first"), data.get("last"))
-        except InvalidPeriod as exc:
-            raise ValidationError(str(exc), exc.field) from exc
-
-
-class PeriodSchema(Schema):
-    first = fields.String(data_key="from", allow_none=True, metadata={"description": "Premier mois demandé (AAAA-MM)"})
-    last = fields.String(data_key="to", allow_none=True, metadata={"description": "Dernier mois demandé (AAAA-MM)"})
-    months = fields.List(fields.String(), metadata={
-        "description": "Chaque mois de la période, dans l'ordre : du premier au dernier demandé, ou, quand l'un "
-                       "manque, jusqu'au premier ou au dernier mois qui a des données", "example": ["2026-01", "2026-02"]})
 
 
 class ActorRowSchema(Schema):
@@ -129,7 +104,7 @@ stats_blp = Blueprint("actors_stats", __name__, url_prefix="/api/v1/actors",
 @stats_blp.route("/stats")
 class ActorStats(MethodView):
     @identity.roles_required("territory_manager")
-    @stats_blp.arguments(StatsQuerySchema, location="query")
+    @stats_blp.arguments(MonthTownQuerySchema, location="query")
     @stats_blp.response(200, ActorStatsSchema)
     @stats_blp.alt_response(401, description="Connexion requise")
     @stats_blp.alt_response(403, description="Réservé aux gestionnaires de territoire")
