@@ -11,44 +11,25 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
-from pathlib import Path
 
 import pytest
 import requests
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
+from e2e.browser import AXE, DESKTOP, PHONE, serious_violations, shooter
 from support import token
 from vitawin_gateway.routing import resolve, routes_from_env
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "var" / "test-artifacts" / "web"
-AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
-# As test_web.py: without the background-networking flags Chromium keeps trying to reach Google's
-# hosts, which this closed network refuses.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update"]
-PHONE, DESKTOP = {"width": 390, "height": 844}, {"width": 1280, "height": 800}
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 # Each violation of the page's Content-Security-Policy, kept in the page (the listener is added
 # by the browser before any script of the page runs: it is no inline script of the page).
 RECORD_CSP = """window.__csp = [];
 document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(
   {directive: e.violatedDirective, blocked: e.blockedURI, source: e.sourceFile, line: e.lineNumber}));"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = shutil.which("chromium")
-    assert executable, "Chromium is missing: `make test` installs it (deploy/local/install_chromium.sh)"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+shot = shooter("api-docs-")
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +41,6 @@ def document(stack) -> dict:
 
 def operations(doc: dict) -> set[tuple[str, str]]:
     return {(method.upper(), path) for path, item in doc["paths"].items() for method in METHODS if method in item}
-
-
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"api-docs-{name}.png"), full_page=True)
 
 
 def open_docs(browser, viewport):
@@ -82,9 +59,7 @@ def axe_serious(page) -> list:
     # its real Content-Security-Policy while axe-core runs.
     if not page.evaluate("typeof axe !== 'undefined'"):
         page.evaluate(AXE.read_text(encoding="utf-8"))
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    return [(v["id"], v["impact"], [(n["target"], n["failureSummary"]) for n in v["nodes"]][:5])
-            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    return serious_violations(page, node=lambda n: (n["target"], n["failureSummary"]))
 
 
 def operation(page, method: str, path: str):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 from datetime import datetime
 from pathlib import Path
@@ -28,26 +27,20 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from support import (bearer, eventually, mails_to, next_school_day, post_pledge, register_organisation, register_school,
-                     token, unique_email)
+from e2e.browser import DESKTOP, PHONE, SESSION_KEY, serious_violations, session_context, shooter, sign_in
+from support import (bearer, eventually, next_school_day, post_pledge, register_organisation, register_school, token,
+                     unique_email)
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "var" / "test-artifacts" / "web"
-AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update"]
-PHONE, DESKTOP = {"width": 390, "height": 844}, {"width": 1280, "height": 800}
-LINK = re.compile(r"(http://\S+/connexion#jeton=[A-Za-z0-9_\-]+)")
 TOWN, OTHER_TOWN = "94069", "94046"  # Saint-Maurice, Maisons-Alfort
 SCHOOL_SPOT = {"lat": 48.8190, "lon": 2.4235}
 PLEDGE_SPOTS = [{"lat": 48.8186, "lon": 2.4226}, {"lat": 48.8195, "lon": 2.4241}, {"lat": 48.8181, "lon": 2.4244}]
 ENDPOINTS = {"actors": "/api/v1/actors/stats", "requests": "/api/v1/requests/stats",
              "proposals": "/api/v1/proposals/stats"}
-SESSION_KEY = "vitawin.session"
+shot = shooter()
 
 
 def this_month() -> str:
@@ -109,26 +102,6 @@ def stable_stats(stack, **query) -> dict:
         last = now
         time.sleep(1.0)
     raise AssertionError("the dashboard's figures kept changing")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = shutil.which("chromium")
-    assert executable, "Chromium is missing: `make test` installs it (deploy/local/install_chromium.sh)"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def mongo(stack):
-    from pymongo import MongoClient
-
-    client = MongoClient(stack.env["MONGODB_URI"], tz_aware=True)
-    yield client
-    client.close()
 
 
 @pytest.fixture(scope="module")
@@ -218,27 +191,6 @@ def test_the_endpoints_count_what_was_registered(territory):
     statuses = town["proposal_statuses"]
     assert statuses.get("accepted") == 1 and statuses.get("declined") == 1 and statuses.get("pending", 0) >= 1
     assert town["proposals"] >= 3
-
-
-def sign_in(stack, page, email: str) -> None:
-    """The emailed-link sign-in of the web app, as a person does it."""
-    page.goto(f"{stack.gateway_url}/connexion")
-    page.get_by_label("Adresse e-mail").fill(email)
-    page.get_by_test_id("sign-in-submit").click()
-    expect(page.get_by_test_id("sign-in-status")).to_contain_text("lien de connexion")
-
-    def link():
-        for message in mails_to(stack.maildir, email):
-            if "lien de connexion" in str(message["Subject"]):
-                return LINK.search(message.get_body(preferencelist=("plain",)).get_content()).group(1)
-        return None
-    page.goto(eventually(link, message="the sign-in email"))
-    page.get_by_test_id("magic-link-submit").click()
-    page.wait_for_url(re.compile(r"/mon-espace"))
-
-
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def integer(value: int) -> str:
@@ -364,10 +316,7 @@ def test_the_tables_download_as_csv_for_french_excel(territory, manager_session)
 def open_dashboard(stack, browser, viewport, session: dict | None, query: str = ""):
     """A new tab on the dashboard, holding `session` (what the web app stores once signed in) or
     none. The context bypasses the CSP only so that axe-core can be injected."""
-    context = browser.new_context(viewport=viewport, locale="fr-FR", bypass_csp=True)
-    if session is not None:
-        context.add_init_script(
-            f"window.sessionStorage.setItem({json.dumps(SESSION_KEY)}, {json.dumps(json.dumps(session))});")
+    context = session_context(browser, viewport, None if session is None else json.dumps(session), bypass_csp=True)
     page = context.new_page()
     page.goto(f"{stack.gateway_url}/tableau-de-bord{query}")
     return context, page
@@ -417,10 +366,7 @@ def test_no_serious_accessibility_violation(stack, browser, territory, manager_s
     else:
         expect(page.get_by_test_id("dashboard-refusal")).to_be_visible(timeout=30_000)
     page.wait_for_load_state("networkidle")
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:5]) for v in result["violations"]
-               if v["impact"] in ("serious", "critical")]
+    serious = serious_violations(page)
     shot(page, f"axe-tableau-de-bord-{who}-{viewport['width']}")
     context.close()
     assert serious == [], serious

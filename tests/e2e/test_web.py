@@ -10,51 +10,19 @@ come next (issue 7)."""
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 import requests
-from playwright.sync_api import expect, sync_playwright
-from pymongo import MongoClient
+from playwright.sync_api import expect
 
-from support import (bearer, eventually, mails_to, next_school_day, post_pledge, register_organisation, register_school,
+from e2e.browser import DESKTOP, PHONE, ask_for_a_link, first_link, serious_violations, session_context, shooter
+from support import (bearer, eventually, next_school_day, post_pledge, register_organisation, register_school,
                      unique_email)
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "var" / "test-artifacts" / "web"
-AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
-# As the machine's notes say: without the background-networking flags Chromium keeps trying to
-# reach Google's hosts, which this closed network refuses.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update"]
-PHONE, DESKTOP = {"width": 390, "height": 844}, {"width": 1280, "height": 800}
 SPOT = {"lat": 48.8525, "lon": 2.4290}  # Vincennes, north-west: no other test goes there
-LINK = re.compile(r"(http://\S+/connexion#jeton=[A-Za-z0-9_\-]+)")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = shutil.which("chromium")
-    assert executable, "Chromium is missing: `make test` installs it (deploy/local/install_chromium.sh)"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def mongo(stack):
-    client = MongoClient(stack.env["MONGODB_URI"], tz_aware=True)
-    yield client
-    client.close()
-
-
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+shot = shooter()
 
 
 @pytest.fixture(scope="module")
@@ -84,18 +52,10 @@ def proposal(stack, mongo):
 def test_a_professional_signs_in_from_the_email_and_accepts_its_proposal(stack, browser, proposal, mongo):
     page = browser.new_page(viewport=PHONE, locale="fr-FR")
     page.goto(f"{stack.gateway_url}/connexion")
-    page.get_by_label("Adresse e-mail").fill(proposal["email"])
-    page.get_by_test_id("sign-in-submit").click()
-    expect(page.get_by_test_id("sign-in-status")).to_contain_text("lien de connexion")
+    ask_for_a_link(page, proposal["email"])
     shot(page, "1-connexion-demandee")
 
-    def link():
-        for message in mails_to(stack.maildir, proposal["email"]):
-            if "lien de connexion" in str(message["Subject"]):
-                return LINK.search(message.get_body(preferencelist=("plain",)).get_content()).group(1)
-        return None
-    url = eventually(link, message="the sign-in email")
-    page.goto(url)
+    page.goto(first_link(stack.maildir, proposal["email"]))
     shot(page, "2-lien-ouvert")  # opening the link signs nobody in: a mail scanner may open it too
     page.get_by_test_id("magic-link-submit").click()
     page.wait_for_url(re.compile(r"/mon-espace"))
@@ -127,14 +87,11 @@ def test_the_map_page_lists_what_is_on_the_map_for_those_who_cannot_use_a_map(st
 def test_no_serious_accessibility_violation(stack, browser, proposal, path, viewport):
     # axe-core is injected as a script: the app's CSP (script-src 'self') would refuse it, so this
     # context alone bypasses it; the pages themselves run under their real CSP in the tests above.
-    context = browser.new_context(viewport=viewport, locale="fr-FR", bypass_csp=True)
+    context = session_context(browser, viewport, bypass_csp=True)
     page = context.new_page()
     page.goto(f"{stack.gateway_url}{path}")
     page.wait_for_load_state("networkidle")
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:5]) for v in result["violations"]
-               if v["impact"] in ("serious", "critical")]
+    serious = serious_violations(page)
     name = "accueil" if path == "/" else path.strip("/")
     shot(page, f"axe-{name}-{viewport['width']}")
     context.close()

@@ -14,54 +14,22 @@ to var/test-artifacts/web/space-*.png (kept after the run)."""
 from __future__ import annotations
 
 import re
-import shutil
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
-from playwright.sync_api import expect, sync_playwright
-from pymongo import MongoClient
+from playwright.sync_api import expect
 
-from support import (bearer, eventually, mails_to, next_school_day, next_school_weeks, post_pledge, unique_email,
-                     unique_uai)
+from e2e.browser import DESKTOP, PHONE, SESSION_KEY, serious_violations, session_context, shooter, sign_in
+from support import bearer, eventually, next_school_day, next_school_weeks, post_pledge, unique_email, unique_uai
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "var" / "test-artifacts" / "web"
-AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update"]
-PHONE, DESKTOP = {"width": 390, "height": 844}, {"width": 1280, "height": 800}
 TOWN = "94046"  # Maisons-Alfort: no other browser test goes there
 SCHOOL_SPOT = {"lat": 48.8000, "lon": 2.4300}
 WORKSHOP_SPOT = {"lat": 48.8108, "lon": 2.4300}  # 1.2 km north of the school
-LINK = re.compile(r"(http://\S+/connexion#jeton=[A-Za-z0-9_\-]+)")
-SESSION_KEY = "vitawin.session"
 LOADED = 20_000  # ms: a page's first answers, on a machine the other tests keep busy
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = shutil.which("chromium")
-    assert executable, "Chromium is missing: `make test` installs it (deploy/local/install_chromium.sh)"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def mongo(stack):
-    client = MongoClient(stack.env["MONGODB_URI"], tz_aware=True)
-    yield client
-    client.close()
-
-
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"space-{name}.png"), full_page=True)
+shot = shooter("space-")
 
 
 def account_memberships(mongo, email: str) -> list[dict]:
@@ -114,22 +82,6 @@ def world(stack, mongo):
     return {"email": email, "workshop_id": workshop_id, "school_id": school_id, "uai": uai,
             "school_name": school_name, "request_id": request_id, "proposal_id": proposal["_id"],
             "distance_km": proposal["distance_km"], "day": day}
-
-
-def sign_in(stack, page, email: str) -> None:
-    page.goto(f"{stack.gateway_url}/connexion")
-    page.get_by_label("Adresse e-mail").fill(email)
-    page.get_by_test_id("sign-in-submit").click()
-    expect(page.get_by_test_id("sign-in-status")).to_contain_text("lien de connexion")
-
-    def link():
-        for message in mails_to(stack.maildir, email):
-            if "lien de connexion" in str(message["Subject"]):
-                return LINK.search(message.get_body(preferencelist=("plain",)).get_content()).group(1)
-        return None
-    page.goto(eventually(link, message="the sign-in email"))
-    page.get_by_test_id("magic-link-submit").click()
-    page.wait_for_url(re.compile(r"/mon-espace"))
 
 
 def test_a_person_with_two_memberships_uses_my_space_and_the_initiatives(stack, browser, world, mongo):
@@ -249,19 +201,16 @@ def test_a_person_with_two_memberships_uses_my_space_and_the_initiatives(stack, 
 def _axe(stack, browser, path: str, viewport: dict, session: str | None, ready: str, name: str) -> list:
     # axe-core is injected as a script: the app's CSP (script-src 'self') would refuse it, so this
     # context alone bypasses it; the pages themselves ran under their real CSP above.
-    context = browser.new_context(viewport=viewport, locale="fr-FR", bypass_csp=True)
-    if session:  # the same tab's session: its access token is still valid (no refresh, no rotation)
-        context.add_init_script(f"sessionStorage.setItem({SESSION_KEY!r}, {session!r});")
+    # (a signed-in session is the same tab's: its access token is still valid, no refresh, no rotation)
+    context = session_context(browser, viewport, session, bypass_csp=True)
     page = context.new_page()
     page.goto(f"{stack.gateway_url}{path}")
     expect(page.locator(ready)).to_be_visible(timeout=LOADED)
     page.wait_for_load_state("networkidle")
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    serious = serious_violations(page)
     shot(page, f"axe-{name}-{viewport['width']}")
     context.close()
-    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:5]) for v in result["violations"]
-            if v["impact"] in ("serious", "critical")]
+    return serious
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])

@@ -1,6 +1,7 @@
 // What the forms (/inscription, /engagement, /demande) share: the error summary and the messages
 // beside each field, the API's errors mapped back to the fields, the checks made before sending,
-// and the values typed the French way (decimal comma, lists separated by commas).
+// the sending itself (busy button, status, refusals), and the values typed the French way (decimal
+// comma, lists separated by commas).
 //
 // A field is any element with a `data-field` attribute: the API's name of what it holds, as a
 // dotted path ("address.postcode", "actions.internship.periods"); several paths separated by
@@ -13,6 +14,8 @@
 // "Erreur". Nothing is told by colour alone: each message starts with a sign and its words.
 
 import { element } from "./dom.js";
+import { HttpError, NETWORK_ERROR, messageOf } from "./http.js";
+import { SessionEnded } from "./session.js";
 
 export const MSG_REQUIRED = "Ce champ est obligatoire.";
 export const MSG_CHOOSE = "Choisissez une réponse.";
@@ -293,6 +296,44 @@ export function setStatus(node, text, tone) {
   node.textContent = text;
   node.classList.toggle("status--error", tone === "error");
   node.classList.toggle("status--success", tone === "success");
+}
+
+/** The start of a form's submit: false while its button is busy (the last submit is under way);
+ * else the messages and the status of the last one are cleared. */
+export function startSubmit(form, button, status) {
+  if (button.getAttribute("aria-disabled") === "true") return false;
+  clearErrors(form);
+  setStatus(status, "", null);
+  return true;
+}
+
+/**
+ * Send a form with `call()` (a promise of http.js's {status, ok, data}), the button busy and
+ * `sending` in the status meanwhile. Accepted: the status emptied, then `done(data)`. Refused (400,
+ * 422): `refused` in the status, the API's messages beside their fields and in the summary. Any
+ * other answer: its message. The session over (SessionEnded): `signedOut(message)` when given.
+ * The network failing: its message.
+ */
+export async function sendForm(form, { button, status, sending, refused, call, done, signedOut = null }) {
+  busy(button, true);
+  setStatus(status, sending, null);
+  try {
+    const answer = await call();
+    if (answer.ok) {
+      setStatus(status, "", null);
+      done(answer.data || {});
+    } else if (answer.status === 400 || answer.status === 422) {
+      setStatus(status, refused, "error");
+      showErrors(form, serverProblems(form, answer, messageOf(answer)));
+    } else {
+      setStatus(status, messageOf(answer), "error");
+    }
+  } catch (error) {
+    if (signedOut && error instanceof SessionEnded) signedOut(error.message);
+    else setStatus(status, error instanceof HttpError ? error.message : NETWORK_ERROR, "error");
+  } finally {
+    busy(button, false);
+  }
 }
 
 /** Move the focus to a heading or a panel shown after a step (it gets tabindex="-1"). */

@@ -12,7 +12,7 @@ import { dateTime, score } from "./format.js";
 import { HttpError, NETWORK_ERROR, messageOf } from "./http.js";
 import { $, element } from "./dom.js";
 import { initLayout } from "./layout.js";
-import { SessionEnded, authJson, readSession, signOut } from "./session.js";
+import { SessionEnded, authJson, readSession, signOut, whoIsSignedIn } from "./session.js";
 import { initMembershipSwitch } from "./space-membership.js";
 import { showPreferences } from "./space-preferences.js";
 import {
@@ -61,7 +61,7 @@ async function main() {
     $("espace-anonyme").hidden = false;
   }
 
-  let session = readSession();
+  const session = readSession();
   if (!session) {
     signedOut(null);
     return;
@@ -75,17 +75,8 @@ async function main() {
   }
 
   // Who is signed in: /me says it (and checks the session); the stored grant when it cannot.
-  let me = session;
-  try {
-    const answer = await authJson("/api/v1/auth/me");
-    if (answer.ok && answer.data) me = { ...session, ...answer.data };
-  } catch (error) {
-    if (error instanceof SessionEnded) {
-      signedOut(error.message);
-      return;
-    }
-  }
-  session = readSession() || session;
+  const me = await whoIsSignedIn(session, signedOut);
+  if (!me) return;
 
   const role = me.role;
   const memberships = Array.isArray(me.memberships) ? me.memberships : [];

@@ -8,14 +8,13 @@
 import { loadConfig, label } from "./config.js";
 import { $, element } from "./dom.js";
 import {
-  busy, checked, clearErrors, decimal, fact, focusOn, frenchDecimal, integer, list, localProblems, place,
-  serverProblems, setStatus, showErrors, toggle,
+  checked, decimal, fact, focusOn, frenchDecimal, integer, list, localProblems, place, sendForm, setStatus, showErrors,
+  startSubmit, toggle,
 } from "./forms.js";
 import { day, km } from "./format.js";
-import { HttpError, NETWORK_ERROR, messageOf, requestJson } from "./http.js";
 import { jobPicker } from "./jobs.js";
 import { initLayout } from "./layout.js";
-import { SessionEnded, authJson, readSession } from "./session.js";
+import { authJson, readSession, whoIsSignedIn } from "./session.js";
 
 const MSG_SENDING = "Enregistrement de votre engagement…";
 const MSG_REFUSED = "L'engagement n'a pas été enregistré.";
@@ -125,9 +124,7 @@ async function submit(event) {
   event.preventDefault();
   const button = $("bouton-engagement");
   const status = $("statut-engagement");
-  if (button.getAttribute("aria-disabled") === "true") return;
-  clearErrors(form);
-  setStatus(status, "", null);
+  if (!startSubmit(form, button, status)) return;
   const problems = localProblems(form);
   const pendingJob = picker.commit();
   if (pendingJob) problems.push({ field: picker.input, message: pendingJob });
@@ -147,25 +144,10 @@ async function submit(event) {
   };
   const distance = decimal($("eng-distance").value);
   if (distance !== null) body.max_distance_km = distance;
-  busy(button, true);
-  setStatus(status, MSG_SENDING, null);
-  try {
-    const answer = await authJson("/api/v1/volunteers", { method: "POST", body });
-    if (answer.ok) {
-      setStatus(status, "", null);
-      showDone(answer.data || {});
-    } else if (answer.status === 400 || answer.status === 422) {
-      setStatus(status, MSG_REFUSED, "error");
-      showErrors(form, serverProblems(form, answer, messageOf(answer)));
-    } else {
-      setStatus(status, messageOf(answer), "error");
-    }
-  } catch (error) {
-    if (error instanceof SessionEnded) showAnonymous(error.message);
-    else setStatus(status, error instanceof HttpError ? error.message : NETWORK_ERROR, "error");
-  } finally {
-    busy(button, false);
-  }
+  await sendForm(form, {
+    button, status, sending: MSG_SENDING, refused: MSG_REFUSED, done: showDone, signedOut: showAnonymous,
+    call: () => authJson("/api/v1/volunteers", { method: "POST", body }),
+  });
 }
 
 /** Fill the form from the organisation's record. */
@@ -193,16 +175,8 @@ async function main() {
   } catch {
     // labels and towns' centres missing: codes are shown as they are, coordinates must be typed
   }
-  let me = session;
-  try {
-    const answer = await authJson("/api/v1/auth/me");
-    if (answer.ok && answer.data) me = { ...session, ...answer.data };
-  } catch (error) {
-    if (error instanceof SessionEnded) {
-      showAnonymous(error.message);
-      return;
-    }
-  }
+  const me = await whoIsSignedIn(session, showAnonymous);
+  if (!me) return;
   session = readSession() || session;
   $("engagement-chargement").hidden = true;
   if (me.role !== "professional" || !me.actor_id) {

@@ -9,9 +9,9 @@
 import { loadConfig, label } from "./config.js";
 import { $ } from "./dom.js";
 import {
-  busy, checked, clearErrors, focusOn, list, localProblems, place, serverProblems, setStatus, showErrors, toggle,
+  checked, focusOn, list, localProblems, place, sendForm, setStatus, showErrors, startSubmit, toggle,
 } from "./forms.js";
-import { NETWORK_ERROR, messageOf, requestJson } from "./http.js";
+import { requestJson } from "./http.js";
 import { initLayout } from "./layout.js";
 
 const MSG_SENDING = "Envoi de votre inscription…";
@@ -137,9 +137,7 @@ async function submit(event) {
   event.preventDefault();
   const button = $("bouton-inscription");
   const status = $("statut-inscription");
-  if (button.getAttribute("aria-disabled") === "true") return;
-  clearErrors(form);
-  setStatus(status, "", null);
+  if (!startSubmit(form, button, status)) return;
   const kind = chosenKind();
   const problems = localProblems(form);
   if (!kind) {
@@ -152,22 +150,10 @@ async function submit(event) {
     showErrors(form, problems);
     return;
   }
-  busy(button, true);
-  setStatus(status, MSG_SENDING, null);
-  try {
-    const answer = await requestJson("/api/v1/actors", { method: "POST", body: sent.data });
-    if (answer.ok) {
-      setStatus(status, "", null);
-      done(kind, sent, answer.data);
-      return;
-    }
-    setStatus(status, answer.status === 400 || answer.status === 422 ? MSG_REFUSED : messageOf(answer), "error");
-    if (answer.status === 400 || answer.status === 422) showErrors(form, serverProblems(form, answer, messageOf(answer)));
-  } catch {
-    setStatus(status, NETWORK_ERROR, "error");
-  } finally {
-    busy(button, false);
-  }
+  await sendForm(form, {
+    button, status, sending: MSG_SENDING, refused: MSG_REFUSED, done: (registered) => done(kind, sent, registered),
+    call: () => requestJson("/api/v1/actors", { method: "POST", body: sent.data }),
+  });
 }
 
 /** The schools of the directory as suggestions for a pupil's UAI (value: the UAI, label: the name). */

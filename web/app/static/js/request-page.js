@@ -9,14 +9,13 @@
 import { loadConfig, label } from "./config.js";
 import { $, element } from "./dom.js";
 import {
-  busy, checked, clearErrors, decimal, fact, focusOn, integer, list, localProblems, serverProblems, setStatus,
-  showErrors, toggle,
+  checked, decimal, fact, focusOn, integer, list, localProblems, sendForm, showErrors, startSubmit, toggle,
 } from "./forms.js";
 import { count, day, isoWeek, km } from "./format.js";
-import { HttpError, NETWORK_ERROR, messageOf, requestJson } from "./http.js";
+import { requestJson } from "./http.js";
 import { jobPicker } from "./jobs.js";
 import { initLayout } from "./layout.js";
-import { SessionEnded, authJson, readSession } from "./session.js";
+import { authJson, readSession, whoIsSignedIn } from "./session.js";
 
 const REQUESTERS = { school_referent: "school", pupil: "pupil" };
 const LYCEE_LEVELS = ["2nde", "1re", "Tle", "CAP1", "CAP2"];
@@ -200,9 +199,7 @@ async function submit(event) {
   event.preventDefault();
   const button = $("bouton-demande");
   const status = $("statut-demande");
-  if (button.getAttribute("aria-disabled") === "true") return;
-  clearErrors(form);
-  setStatus(status, "", null);
+  if (!startSubmit(form, button, status)) return;
   const problems = localProblems(form);
   const pendingJob = picker.commit();
   if (pendingJob) problems.push({ field: picker.input, message: pendingJob });
@@ -216,25 +213,10 @@ async function submit(event) {
     showErrors(form, problems);
     return;
   }
-  busy(button, true);
-  setStatus(status, MSG_SENDING, null);
-  try {
-    const answer = await authJson("/api/v1/requests", { method: "POST", body: sent.data });
-    if (answer.ok) {
-      setStatus(status, "", null);
-      showDone(answer.data || {});
-    } else if (answer.status === 400 || answer.status === 422) {
-      setStatus(status, MSG_REFUSED, "error");
-      showErrors(form, serverProblems(form, answer, messageOf(answer)));
-    } else {
-      setStatus(status, messageOf(answer), "error");
-    }
-  } catch (error) {
-    if (error instanceof SessionEnded) showAnonymous(error.message);
-    else setStatus(status, error instanceof HttpError ? error.message : NETWORK_ERROR, "error");
-  } finally {
-    busy(button, false);
-  }
+  await sendForm(form, {
+    button, status, sending: MSG_SENDING, refused: MSG_REFUSED, done: showDone, signedOut: showAnonymous,
+    call: () => authJson("/api/v1/requests", { method: "POST", body: sent.data }),
+  });
 }
 
 /** The school's record: a referent's own (full), a pupil's school from the directory (public). */
@@ -286,16 +268,8 @@ async function main() {
   } catch {
     // labels missing: codes are shown as they are
   }
-  let me = session;
-  try {
-    const answer = await authJson("/api/v1/auth/me");
-    if (answer.ok && answer.data) me = { ...session, ...answer.data };
-  } catch (error) {
-    if (error instanceof SessionEnded) {
-      showAnonymous(error.message);
-      return;
-    }
-  }
+  const me = await whoIsSignedIn(session, showAnonymous);
+  if (!me) return;
   $("demande-chargement").hidden = true;
   requester = REQUESTERS[me.role] || null;
   if (!requester || !me.actor_id) {

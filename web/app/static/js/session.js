@@ -120,6 +120,22 @@ export async function authJson(url, options = {}) {
   return result;
 }
 
+/**
+ * Who is signed in, as a page for signed-in people starts: `session` (the stored one) completed by
+ * GET /api/v1/auth/me, which checks it; `session` alone when /me cannot answer (offline, a server
+ * error). When the session is over, `signedOut(message)` is called and the answer is null.
+ */
+export async function whoIsSignedIn(session, signedOut) {
+  try {
+    const answer = await authJson("/api/v1/auth/me");
+    return answer.ok && answer.data ? { ...session, ...answer.data } : session;
+  } catch (error) {
+    if (!(error instanceof SessionEnded)) return session;
+    signedOut(error.message);
+    return null;
+  }
+}
+
 /** End the session on the server (its refresh token revoked) and in this tab. */
 export async function signOut() {
   const session = readSession();
