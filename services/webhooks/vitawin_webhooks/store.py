@@ -116,6 +116,7 @@ class Subscriptions(_Repository):
 class Deliveries(_Repository):
     collection_name, id_field = "deliveries", "delivery_id"
     indexes = ([("subscription_id", ASCENDING), ("created_at", DESCENDING)],
+               [("subscription_id", ASCENDING), ("status", ASCENDING), ("next_attempt_at", ASCENDING)],  # due()
                [("status", ASCENDING), ("next_attempt_at", ASCENDING)],
                [("status", ASCENDING), ("lease_until", ASCENDING)])
 

@@ -201,6 +201,32 @@ def test_a_slow_partner_holds_its_own_slots_only_and_the_others_are_not_delayed(
     assert all(d["status"] == domain.DELIVERED for d in uow.deliveries.docs.values())
 
 
+def test_a_partner_holding_all_its_slots_is_not_even_read(uow, clock, sender, pool, dispatcher):
+    """The dispatcher's reads do not grow with a hanging partner's backlog: while it holds its
+    slots, its deliveries are not queried at all (bench/webhooks_delivery.py: reading them cost 97
+    ms per tick and cut the other partners' ceiling)."""
+    slow = subscribe(uow, clock, url="https://slow.example/h", owner="slow")
+    fast = subscribe(uow, clock, url="https://fast.example/h", owner="fast")
+    pool.held_urls.add(slow["url"])
+    record(uow, clock, 10)
+    read = []
+    real_due = uow.deliveries.due
+    real_due_subscriptions = uow.deliveries.due_subscriptions
+    uow.deliveries.due = lambda subscription_id, now, limit: read.append(subscription_id) or real_due(
+        subscription_id, now, limit)
+    # a query over every subscription's due deliveries reads the hanging one's backlog too
+    uow.deliveries.due_subscriptions = lambda now: read.append("every subscription") or real_due_subscriptions(now)
+    dispatcher.tick()  # takes the slow partner's two slots
+    read.clear()
+    for _ in range(5):
+        dispatcher.tick()
+    assert fast["subscription_id"] in read
+    assert slow["subscription_id"] not in read and "every subscription" not in read
+    pool.release()
+    dispatcher.tick()
+    assert slow["subscription_id"] in read, "read again once a slot is free"
+
+
 def test_a_paused_subscription_s_deliveries_wait_and_go_when_resumed(uow, clock, sender, dispatcher):
     subscription = subscribe(uow, clock)
     record(uow, clock, 2)
