@@ -132,11 +132,6 @@ class Deliveries(_Repository):
         cursor = self.collection.find(query, NO_ID, session=self.session)
         return list(cursor.sort([("created_at", DESCENDING), ("_id", DESCENDING)]).limit(limit))
 
-    def due_subscriptions(self, now: datetime) -> set[str]:
-        return set(self.collection.distinct("subscription_id", {"status": domain.PENDING,
-                                                                "next_attempt_at": {"$lte": now}},
-                                            session=self.session))
-
     def due(self, subscription_id: str, now: datetime, limit: int) -> list[dict]:
         cursor = self.collection.find({"subscription_id": subscription_id, "status": domain.PENDING,
                                        "next_attempt_at": {"$lte": now}}, NO_ID, session=self.session)

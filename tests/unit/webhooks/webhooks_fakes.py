@@ -122,6 +122,8 @@ class Deliveries(Repo):
         return d["status"] == domain.PENDING and d["next_attempt_at"] <= now
 
     def due_subscriptions(self, now):
+        """Not in the real store any more (the dispatcher's old read of every subscription's due
+        deliveries): test_delivery checks that the tick never asks for it again."""
         return {d["subscription_id"] for d in self.docs.values() if self._due(d, now)}
 
     def due(self, subscription_id, now, limit):
